@@ -1,0 +1,35 @@
+# audit-sieve: the module Fluent Bit loads, and the host that runs it without Fluent Bit.
+CARGO  ?= cargo
+TARGET := wasm32-wasip1
+WASM   := build/audit_sieve.wasm
+
+.PHONY: all wasm demo test lint bench clean
+
+all: wasm
+
+# The module, in the size-and-speed profile `wasm` (Cargo.toml).
+wasm: $(WASM)
+$(WASM): Cargo.toml $(shell find src -type f) .cargo/config.toml
+	$(CARGO) build --lib --target $(TARGET) --profile wasm
+	@mkdir -p build
+	cp target/$(TARGET)/wasm/audit_sieve.wasm $@
+	@echo "built $@ ($$(wc -c < $@) bytes)"
+
+# The main job: filter the bundled sample (or FILE=...) through the module.
+demo: $(WASM)
+	$(CARGO) run --quiet --release -p audit-sieve-host -- run $(FILE)
+
+# Every test: unit tests natively, integration tests through the built module.
+test: $(WASM)
+	$(CARGO) test --release --workspace
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --lib --target $(TARGET) --profile wasm -- -D warnings
+
+bench: $(WASM)
+	$(CARGO) run --quiet --release -p audit-sieve-host --example bench
+
+clean:
+	rm -rf build target

@@ -1,0 +1,282 @@
+//! `audit-sieve`: filter audit logs through the module, without Fluent Bit.
+//!
+//! `audit-sieve run [--config FILE] [--format json|msgpack] [FILE...]` reads NDJSON
+//! records from files (`-` is stdin; a line that is not a JSON object becomes
+//! `{"log": line}`, as Fluent Bit's tail input gives it), runs each through the module as
+//! Fluent Bit would, writes the records that survive as NDJSON on stdout, and a summary
+//! and the per-rule report on stderr. With no FILE it runs on a bundled sample.
+
+use anyhow::{Context, Result, bail};
+use audit_sieve_host::{Fate, FluentBitHost, Format, Options, default_wasm_path};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+const USAGE: &str = "\
+usage: audit-sieve run [--config FILE] [--format json|msgpack] [--wasm FILE] [--accessible-path DIR]... [FILE...]
+       audit-sieve check [--config FILE] [--wasm FILE]
+
+run    filter NDJSON records (files; - for stdin; with none, a bundled sample) through the
+       module exactly as Fluent Bit's wasm filter calls it; surviving records go to stdout,
+       the summary and the per-rule report to stderr
+check  load the configuration as the module does at start-up and report errors and warnings
+       (exit status 1 on an error)
+
+--config FILE           the audit-sieve.yaml to use; its directory becomes the accessible path
+--accessible-path DIR   like Fluent Bit's Accessible_Paths (repeatable; default: .)
+--format json|msgpack   like Fluent Bit's Event_Format (default: json)
+--wasm FILE             the module (default: build/audit_sieve.wasm, or $AUDIT_SIEVE_WASM)";
+
+const SAMPLE: &str = include_str!("../../examples/sample.ndjson");
+
+struct Args {
+    command: String,
+    config: Option<PathBuf>,
+    accessible: Vec<PathBuf>,
+    format: Format,
+    wasm: PathBuf,
+    files: Vec<PathBuf>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut argv = std::env::args().skip(1);
+    let command = argv.next().unwrap_or_default();
+    if !matches!(command.as_str(), "run" | "check") {
+        bail!("{USAGE}");
+    }
+    let mut args =
+        Args { command, config: None, accessible: Vec::new(), format: Format::Json, wasm: default_wasm_path(), files: Vec::new() };
+    while let Some(arg) = argv.next() {
+        let mut value = |name: &str| argv.next().with_context(|| format!("{name} needs a value\n{USAGE}"));
+        match arg.as_str() {
+            "--config" => args.config = Some(PathBuf::from(value("--config")?)),
+            "--accessible-path" => args.accessible.push(PathBuf::from(value("--accessible-path")?)),
+            "--wasm" => args.wasm = PathBuf::from(value("--wasm")?),
+            "--format" => {
+                args.format = match value("--format")?.as_str() {
+                    "json" => Format::Json,
+                    "msgpack" => Format::Msgpack,
+                    other => bail!("--format: `{other}` is neither json nor msgpack"),
+                }
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            _ if arg.starts_with("--") => bail!("unknown option {arg}\n{USAGE}"),
+            _ => args.files.push(PathBuf::from(arg)),
+        }
+    }
+    Ok(args)
+}
+
+/// The directories to pre-open: the config file's first, then the ones given, else `.`.
+fn accessible_paths(args: &Args) -> Result<Vec<PathBuf>> {
+    let mut dirs = Vec::new();
+    if let Some(config) = &args.config {
+        if config.file_name().and_then(|n| n.to_str()) != Some("audit-sieve.yaml") {
+            bail!(
+                "{}: the module reads its configuration from a file named audit-sieve.yaml in an accessible \
+                 directory, as in Fluent Bit; name the file so",
+                config.display()
+            );
+        }
+        if !config.is_file() {
+            bail!("{}: no such file", config.display());
+        }
+        let dir = config.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        dirs.push(std::path::absolute(dir)?);
+    }
+    for d in &args.accessible {
+        dirs.push(std::path::absolute(d)?);
+    }
+    if dirs.is_empty() {
+        dirs.push(PathBuf::from("."));
+    }
+    Ok(dirs)
+}
+
+/// A line as Fluent Bit's tail input with the JSON parser gives it: the object itself,
+/// or `{"log": line}` when the line is not a JSON object.
+fn record_of_line(line: &str) -> serde_json::Value {
+    let mut de = serde_json::Deserializer::from_str(line);
+    de.disable_recursion_limit();
+    let parsed = serde::Deserialize::deserialize(serde_stacker::Deserializer::new(&mut de))
+        .ok()
+        .filter(|_| de.end().is_ok());
+    match parsed {
+        Some(v @ serde_json::Value::Object(_)) => v,
+        _ => serde_json::json!({ "log": line }),
+    }
+}
+
+#[derive(Default)]
+struct Summary {
+    records: u64,
+    out: u64,
+    dropped: u64,
+    lost: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+fn run(args: &Args) -> Result<()> {
+    let mut options = Options::new(&args.wasm);
+    options.accessible_paths = accessible_paths(args)?;
+    let mut host = FluentBitHost::new(&options)?;
+    let time = (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as u32, 0);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut summary = Summary::default();
+    let mut each_line = |line: &str| -> Result<()> {
+        let line = line.trim_end_matches(['\r', '\n']);
+        if line.trim().is_empty() {
+            return Ok(());
+        }
+        let record = record_of_line(line);
+        let body = match args.format {
+            Format::Json => serde_json::to_vec(&record)?,
+            Format::Msgpack => rmp_serde::to_vec_named(&record)?,
+        };
+        summary.records += 1;
+        summary.bytes_in += body.len() as u64;
+        match host.filter(args.format, "audit-sieve", time, &body) {
+            Fate::Kept(result) => {
+                summary.out += 1;
+                summary.bytes_out += result.len() as u64;
+                match args.format {
+                    Format::Json => out.write_all(&result)?,
+                    Format::Msgpack => {
+                        let value: serde_json::Value = rmp_serde::from_slice(&result)?;
+                        serde_json::to_writer(&mut out, &value)?;
+                    }
+                }
+                out.write_all(b"\n")?;
+            }
+            Fate::Dropped => summary.dropped += 1,
+            Fate::Lost(why) => {
+                summary.lost += 1;
+                eprintln!("audit-sieve: record {} lost, as Fluent Bit would lose it: {why}", summary.records);
+            }
+        }
+        Ok(())
+    };
+    if args.files.is_empty() {
+        eprintln!("audit-sieve: no input named: running the bundled sample (examples/sample.ndjson)");
+        SAMPLE.lines().try_for_each(&mut each_line)?;
+    } else {
+        for file in &args.files {
+            if file.as_os_str() == "-" {
+                for line in std::io::stdin().lock().lines() {
+                    each_line(&line?)?;
+                }
+                continue;
+            }
+            let f = std::fs::File::open(file).with_context(|| format!("{}", file.display()))?;
+            for line in std::io::BufReader::new(f).lines() {
+                each_line(&line.with_context(|| format!("{}", file.display()))?)?;
+            }
+        }
+    }
+    out.flush()?;
+    drop(out);
+    report(&summary, &host.stats()?);
+    Ok(())
+}
+
+fn kib(bytes: u64) -> String {
+    format!("{:.1} KiB", bytes as f64 / 1024.0)
+}
+
+fn share(part: u64, whole: u64) -> String {
+    if whole == 0 { "-".into() } else { format!("{:.1}%", 100.0 * part as f64 / whole as f64) }
+}
+
+/// The summary and the dry-run report, on stderr.
+fn report(s: &Summary, stats: &str) {
+    let stats: serde_json::Value = serde_json::from_str(stats).unwrap_or_default();
+    let n = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+    let passed: u64 = stats["passed"].as_object().map(|m| m.values().map(n).sum()).unwrap_or(0);
+    eprintln!();
+    eprintln!("audit-sieve summary (configuration: {})", stats["config"].as_str().unwrap_or("?"));
+    eprintln!("  records in             {}", s.records);
+    eprintln!("  records out            {} ({} of records)", s.out, share(s.out, s.records));
+    eprintln!("  dropped by a rule      {}", s.dropped);
+    eprintln!("  modified               {}", n(&stats["rewritten"]));
+    eprintln!("  passed through on error {passed}");
+    if let Some(m) = stats["passed"].as_object() {
+        for (reason, count) in m.iter().filter(|(_, c)| n(c) > 0) {
+            eprintln!("    {reason:<22} {}", n(count));
+        }
+    }
+    if n(&stats["msgpack_envelopes"]) > 0 {
+        eprintln!("  msgpack NUL envelopes  {}", n(&stats["msgpack_envelopes"]));
+    }
+    if s.lost > 0 {
+        eprintln!("  LOST (Fluent Bit would lose these) {}", s.lost);
+    }
+    eprintln!("  bytes in               {}", kib(s.bytes_in));
+    eprintln!("  bytes out              {} ({} of bytes)", kib(s.bytes_out), share(s.bytes_out, s.bytes_in));
+    let rules = stats["rules"].as_array().cloned().unwrap_or_default();
+    if rules.iter().any(|r| n(&r["matched"]) > 0) {
+        eprintln!();
+        eprintln!("Kubernetes audit policy, per rule (events matched, dropped, stripped, bytes saved):");
+        eprintln!("  {:>5} {:<16} {:>8} {:>8} {:>8} {:>12}  description", "rule", "level", "matched", "dropped", "stripped", "saved");
+        for r in rules.iter().filter(|r| n(&r["matched"]) > 0) {
+            let index = r["index"].as_u64().map_or("-".to_string(), |i| i.to_string());
+            eprintln!(
+                "  {:>5} {:<16} {:>8} {:>8} {:>8} {:>12}  {}",
+                index,
+                r["level"].as_str().unwrap_or("?"),
+                n(&r["matched"]),
+                n(&r["dropped"]),
+                n(&r["stripped"]),
+                kib(n(&r["bytes_in"]).saturating_sub(n(&r["bytes_out"]))),
+                r["description"].as_str().unwrap_or("")
+            );
+        }
+        let (events, bytes_in, bytes_out, dropped): (u64, u64, u64, u64) = rules.iter().fold((0, 0, 0, 0), |a, r| {
+            (a.0 + n(&r["matched"]), a.1 + n(&r["bytes_in"]), a.2 + n(&r["bytes_out"]), a.3 + n(&r["dropped"]))
+        });
+        eprintln!(
+            "  kept {} of {} audit events ({}) and {} of {} ({})",
+            events - dropped,
+            events,
+            share(events - dropped, events),
+            kib(bytes_out),
+            kib(bytes_in),
+            share(bytes_out, bytes_in)
+        );
+    }
+}
+
+fn check(args: &Args) -> Result<bool> {
+    let mut options = Options::new(&args.wasm);
+    options.accessible_paths = accessible_paths(args)?;
+    options.capture_stderr = true;
+    let mut host = FluentBitHost::new(&options)?;
+    let log = host.stderr();
+    eprint!("{log}");
+    let stats: serde_json::Value = serde_json::from_str(&host.stats()?)?;
+    let config = stats["config"].as_str().unwrap_or_default();
+    Ok(!config.starts_with("invalid"))
+}
+
+fn main() {
+    let result = parse_args().and_then(|args| match args.command.as_str() {
+        "check" => check(&args),
+        // Deeply nested records are converted recursively on the host side; give that room.
+        _ => std::thread::Builder::new()
+            .stack_size(512 << 20)
+            .spawn(move || run(&args).map(|()| true))
+            .map_err(anyhow::Error::from)
+            .and_then(|t| t.join().unwrap_or_else(|_| bail!("the run thread panicked"))),
+    });
+    match result {
+        Ok(true) => {}
+        Ok(false) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("audit-sieve: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}

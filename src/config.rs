@@ -1,0 +1,438 @@
+//! `audit-sieve.yaml`: one file, one section per concern.
+//!
+//! The file is read once, before the first record, and validated whole: an error names
+//! the file, the line and the reason, and the module then passes every record through
+//! unchanged (it never drops on a configuration it does not understand). Unknown keys are
+//! errors, because a misspelt option silently ignored is how an audit filter ends up
+//! dropping what it should keep.
+//!
+//! Sections: `fields` (output field names), `cluster`, `limits`, `kubeaudit`,
+//! `identity`, `authlog`, `auditd`, `pgaudit`. A section that is absent takes its
+//! documented defaults. Files named in the configuration are resolved relative to the
+//! directory of `audit-sieve.yaml`.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The name the module looks for in each `Accessible_Paths` directory.
+pub const FILE_NAME: &str = "audit-sieve.yaml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub fields: Fields,
+    pub cluster: Cluster,
+    pub limits: Limits,
+    pub kubeaudit: KubeAudit,
+    pub identity: Identity,
+    pub authlog: AuthLog,
+    pub auditd: Auditd,
+    pub pgaudit: PgAudit,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            fields: Fields::default(),
+            cluster: Cluster::default(),
+            limits: Limits::default(),
+            kubeaudit: KubeAudit::default(),
+            identity: Identity::default(),
+            authlog: AuthLog::default(),
+            auditd: Auditd::default(),
+            pgaudit: PgAudit::default(),
+        }
+    }
+}
+
+/// Where audit-sieve writes what it adds. A dotted name (`cluster.name`) is a nested field.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Fields {
+    /// The stream name: `kubeaudit`, `authlog`, `auditd`, `pgaudit`.
+    pub stream: String,
+    pub cluster: String,
+    /// The list of review flags (`exec`, `secret_access`, `auth_failure`, ...).
+    pub review: String,
+    /// Who is behind the request: kind, email, serviceaccount, ...
+    pub actor: String,
+}
+
+impl Default for Fields {
+    fn default() -> Self {
+        Fields { stream: "log_type".into(), cluster: "cluster".into(), review: "review".into(), actor: "actor".into() }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cluster {
+    /// The cluster's name, written to every record of a known stream.
+    pub name: String,
+    /// A record field set earlier in the pipeline that holds the cluster name; it wins
+    /// over `name` when the record has it.
+    pub from_field: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Records larger than this pass through unchanged, unread (counted as `too_large`).
+    pub max_record_bytes: usize,
+}
+
+/// 16 MiB: far above any audit event the apiserver writes, low enough that one record
+/// cannot make the module grow its memory without bound.
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 16 << 20;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_record_bytes: DEFAULT_MAX_RECORD_BYTES }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KubeAudit {
+    pub enabled: bool,
+    /// A Kubernetes audit Policy file (audit.k8s.io/v1 or v1beta1), unmodified.
+    pub policy_file: Option<String>,
+    /// The same, inline.
+    pub policy: Option<serde_yaml_ng::Value>,
+    /// Drop events whose response code is listed (OpenShift's log forwarder does this
+    /// for 404, 409, 422 and 429).
+    pub omit_response_codes: Vec<u16>,
+    /// Leading/trailing `*` wildcards in users, userGroups, namespaces, resourceNames.
+    pub wildcards: bool,
+    /// Write requestObject/responseObject as JSON strings, so a search index does not map
+    /// every field of every Kubernetes object.
+    pub bodies_as_strings: bool,
+}
+
+impl Default for KubeAudit {
+    fn default() -> Self {
+        KubeAudit {
+            enabled: true,
+            policy_file: None,
+            policy: None,
+            omit_response_codes: Vec::new(),
+            wildcards: false,
+            bodies_as_strings: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Identity {
+    /// Username prefixes the apiserver's OIDC authenticator adds (`--oidc-username-prefix`);
+    /// removed before the username is read as an email.
+    pub oidc_prefixes: Vec<String>,
+    /// A YAML file mapping subjects or usernames to emails, and SSH key fingerprints to
+    /// people (same shape as `users` / `ssh_keys` below).
+    pub map_file: Option<String>,
+    /// Subject or username -> email.
+    pub users: BTreeMap<String, String>,
+    /// SSH key fingerprint (`SHA256:...`, `MD5:...`) -> email.
+    pub ssh_keys: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthLog {
+    pub enabled: bool,
+    /// Accounts shared by several people (`ubuntu`, `ec2-user`): a login to one of them
+    /// with a key that maps to nobody is flagged for review.
+    pub shared_accounts: Vec<String>,
+    pub brute_force: BruteForceRule,
+}
+
+impl Default for AuthLog {
+    fn default() -> Self {
+        AuthLog {
+            enabled: true,
+            shared_accounts: vec!["ubuntu".into(), "ec2-user".into(), "admin".into(), "core".into()],
+            brute_force: BruteForceRule::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BruteForceRule {
+    /// Failures from one source address ...
+    pub failures: u32,
+    /// ... within this many seconds raise the `brute_force` flag (Wazuh's classic rule).
+    pub window_seconds: u64,
+}
+
+impl Default for BruteForceRule {
+    fn default() -> Self {
+        BruteForceRule { failures: 8, window_seconds: 120 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auditd {
+    pub enabled: bool,
+    /// Drop rules; a record matching any rule is dropped.
+    pub drop: Vec<serde_yaml_ng::Value>,
+}
+
+impl Default for Auditd {
+    fn default() -> Self {
+        Auditd { enabled: true, drop: Vec::new() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PgAudit {
+    pub enabled: bool,
+    pub filter: Option<serde_yaml_ng::Value>,
+}
+
+impl Default for PgAudit {
+    fn default() -> Self {
+        PgAudit { enabled: true, filter: None }
+    }
+}
+
+/// A configuration problem, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    file: String,
+    line: Option<usize>,
+    message: String,
+}
+
+impl ConfigError {
+    pub fn new(file: impl Into<String>, line: Option<usize>, message: impl Into<String>) -> Self {
+        ConfigError { file: file.into(), line, message: message.into() }
+    }
+
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    pub fn line(&self) -> Option<usize> {
+        self.line
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn from_yaml(file: &str, e: &serde_yaml_ng::Error) -> Self {
+        // serde_yaml_ng appends " at line L column C" to its message; the location is
+        // reported separately.
+        let text = e.to_string();
+        let message = match text.find(" at line ") {
+            Some(i) => text[..i].to_owned(),
+            None => text,
+        };
+        ConfigError::new(file, e.location().map(|l| l.line()), message)
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.file, line, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Parses and checks the text of an `audit-sieve.yaml`. `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        // An empty file (or one holding only comments) means all defaults.
+        if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+            return Ok(Config::default());
+        }
+        let config: Config = serde_yaml_ng::from_str(text).map_err(|e| ConfigError::from_yaml(file, &e))?;
+        config.check(text, file)?;
+        Ok(config)
+    }
+
+    /// Checks that serde cannot express.
+    fn check(&self, text: &str, file: &str) -> Result<(), ConfigError> {
+        let line_of = |key: &str| line_of_key(text, key);
+        for (key, value) in [
+            ("stream", &self.fields.stream),
+            ("cluster", &self.fields.cluster),
+            ("review", &self.fields.review),
+            ("actor", &self.fields.actor),
+        ] {
+            if let Err(why) = check_field_path(value) {
+                return Err(ConfigError::new(file, line_of(key), format!("fields.{key}: {why}")));
+            }
+        }
+        if !self.cluster.from_field.is_empty() {
+            if let Err(why) = check_field_path(&self.cluster.from_field) {
+                return Err(ConfigError::new(file, line_of("from_field"), format!("cluster.from_field: {why}")));
+            }
+        }
+        if self.limits.max_record_bytes == 0 {
+            return Err(ConfigError::new(file, line_of("max_record_bytes"), "limits.max_record_bytes must be above 0"));
+        }
+        if self.kubeaudit.policy.is_some() && self.kubeaudit.policy_file.is_some() {
+            return Err(ConfigError::new(
+                file,
+                line_of("policy_file"),
+                "kubeaudit: give either policy_file or policy, not both",
+            ));
+        }
+        for code in &self.kubeaudit.omit_response_codes {
+            if !(100..=599).contains(code) {
+                return Err(ConfigError::new(
+                    file,
+                    line_of("omit_response_codes"),
+                    format!("kubeaudit.omit_response_codes: {code} is not an HTTP status code"),
+                ));
+            }
+        }
+        if self.authlog.brute_force.failures == 0 || self.authlog.brute_force.window_seconds == 0 {
+            return Err(ConfigError::new(
+                file,
+                line_of("brute_force"),
+                "authlog.brute_force: failures and window_seconds must be above 0",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read(path).map_err(|e| ConfigError::new(&shown, None, format!("cannot read: {e}")))?;
+        let text = String::from_utf8(text).map_err(|e| {
+            let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count();
+            ConfigError::new(&shown, Some(line), "not UTF-8 text")
+        })?;
+        Config::parse(&text, &shown)
+    }
+}
+
+/// A field name for output: dot-separated, each part non-empty, at most 4 levels.
+fn check_field_path(path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Err("must not be empty".into());
+    }
+    let parts: Vec<&str> = path.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(format!("`{path}` has an empty part"));
+    }
+    if parts.len() > 4 {
+        return Err(format!("`{path}` is nested deeper than 4 levels"));
+    }
+    Ok(())
+}
+
+/// Splits a dotted field name into its parts.
+pub fn field_path(path: &str) -> Vec<String> {
+    path.split('.').map(str::to_owned).collect()
+}
+
+/// The 1-based line of the first `key:` in the text, for errors found after parsing.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    text.lines().position(|l| l.trim_start().strip_prefix(key).is_some_and(|rest| rest.starts_with(':'))).map(|i| i + 1)
+}
+
+/// Where the configuration came from, for messages and relative paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// No `audit-sieve.yaml` in any accessible directory: embedded defaults.
+    Defaults,
+    File(PathBuf),
+}
+
+impl Source {
+    /// Resolves a path named in the configuration against the config file's directory.
+    pub fn resolve(&self, named: &str) -> PathBuf {
+        match self {
+            Source::File(path) if Path::new(named).is_relative() => {
+                path.parent().map(|d| d.join(named)).unwrap_or_else(|| PathBuf::from(named))
+            }
+            _ => PathBuf::from(named),
+        }
+    }
+}
+
+/// Finds `audit-sieve.yaml`: the first of the given directories (Fluent Bit's
+/// `Accessible_Paths`, in order) that holds one.
+pub fn find(dirs: &[PathBuf]) -> Option<PathBuf> {
+    dirs.iter().map(|d| d.join(FILE_NAME)).find(|p| p.exists())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_or_comment_only_file_means_defaults() {
+        for text in ["", "\n", "# nothing here\n  # nor here\n"] {
+            let c = Config::parse(text, "a.yaml").unwrap();
+            assert_eq!(c.fields.stream, "log_type");
+            assert_eq!(c.limits.max_record_bytes, DEFAULT_MAX_RECORD_BYTES);
+        }
+    }
+
+    #[test]
+    fn reads_sections() {
+        let c = Config::parse(
+            "cluster:\n  name: prod-eu-1\nfields:\n  cluster: cluster.name\nkubeaudit:\n  omit_response_codes: [404, 429]\n",
+            "a.yaml",
+        )
+        .unwrap();
+        assert_eq!(c.cluster.name, "prod-eu-1");
+        assert_eq!(c.fields.cluster, "cluster.name");
+        assert_eq!(c.fields.stream, "log_type");
+        assert_eq!(c.kubeaudit.omit_response_codes, vec![404, 429]);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_reason() {
+        let cases = [
+            ("cluster:\n  nam: x\n", Some(2), "cluster: unknown field `nam`"),
+            ("clusters:\n  name: x\n", Some(1), "unknown field `clusters`"),
+            ("limits:\n  max_record_bytes: lots\n", Some(2), "limits.max_record_bytes: invalid type"),
+            ("cluster: [\n", Some(1), "cluster: invalid type: sequence, expected struct Cluster"),
+            ("fields:\n  stream: a: b\n", Some(2), "mapping values are not allowed in this context"),
+            ("fields:\n  cluster: a..b\n", Some(2), "fields.cluster: `a..b` has an empty part"),
+            ("limits:\n  max_record_bytes: 0\n", Some(2), "limits.max_record_bytes must be above 0"),
+            ("kubeaudit:\n  omit_response_codes: [40]\n", Some(2), "kubeaudit.omit_response_codes: 40 is not"),
+            (
+                "kubeaudit:\n  policy_file: p.yaml\n  policy: {rules: []}\n",
+                Some(2),
+                "kubeaudit: give either policy_file or policy",
+            ),
+        ];
+        for (text, line, want) in cases {
+            let e = Config::parse(text, "/etc/fb/audit-sieve.yaml").unwrap_err();
+            assert_eq!(e.file(), "/etc/fb/audit-sieve.yaml", "{text}");
+            assert_eq!(e.line(), line, "{text}: {e}");
+            assert!(e.message().contains(want), "{text}: got `{}`", e.message());
+            assert!(e.to_string().starts_with("/etc/fb/audit-sieve.yaml:"), "{e}");
+        }
+    }
+
+    #[test]
+    fn unreadable_file_is_an_error() {
+        let e = Config::load(Path::new("/nonexistent/audit-sieve.yaml")).unwrap_err();
+        assert!(e.message().starts_with("cannot read"), "{e}");
+    }
+
+    #[test]
+    fn resolves_relative_to_the_config_file() {
+        let s = Source::File(PathBuf::from("/fluent-bit/etc/audit-sieve.yaml"));
+        assert_eq!(s.resolve("policy.yaml"), PathBuf::from("/fluent-bit/etc/policy.yaml"));
+        assert_eq!(s.resolve("/abs/p.yaml"), PathBuf::from("/abs/p.yaml"));
+    }
+}

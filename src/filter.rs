@@ -1,0 +1,290 @@
+//! One record in, one outcome out: the pipeline every stream goes through.
+//!
+//! The record is checked (size, UTF-8, JSON object), its stream recognised, the stream's
+//! rules applied, and the common fields (stream, cluster, actor, review flags) added. A
+//! record that is not understood passes through unchanged with the reason counted; only a
+//! rule can drop a record.
+
+use crate::config::{Config, ConfigError, Source, field_path};
+use crate::identity::Identity;
+use crate::json::{self, Edits};
+use crate::kubeaudit::KubeAudit;
+use crate::policy::{Extensions, Policy};
+
+/// Why a record passed through untouched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassReason {
+    TooLarge,
+    NotUtf8,
+    NotJson,
+    NotAnObject,
+    /// msgpack mode: the body is not a map.
+    NotAMap,
+    /// msgpack mode: a value JSON cannot carry (bin, ext, non-string keys, NaN).
+    NotRepresentable,
+    /// The configuration is invalid; every record passes through.
+    ConfigError,
+}
+
+impl PassReason {
+    pub const ALL: [PassReason; 7] = [
+        PassReason::TooLarge,
+        PassReason::NotUtf8,
+        PassReason::NotJson,
+        PassReason::NotAnObject,
+        PassReason::NotAMap,
+        PassReason::NotRepresentable,
+        PassReason::ConfigError,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PassReason::TooLarge => "too_large",
+            PassReason::NotUtf8 => "not_utf8",
+            PassReason::NotJson => "not_json",
+            PassReason::NotAnObject => "not_an_object",
+            PassReason::NotAMap => "not_a_map",
+            PassReason::NotRepresentable => "not_representable",
+            PassReason::ConfigError => "config_error",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A rule asked for the record to be dropped.
+    Drop,
+    /// Understood, nothing to change (not a known stream, or a stream left as it is).
+    Unchanged,
+    /// The output buffer holds the new record.
+    Rewritten,
+    /// Not understood: returned byte for byte.
+    PassThrough(PassReason),
+}
+
+/// Output field names, split once at start-up.
+struct FieldPaths {
+    stream: Vec<String>,
+    cluster: Vec<String>,
+    review: Vec<String>,
+    actor: Vec<String>,
+}
+
+pub struct Engine {
+    fields: FieldPaths,
+    cluster_name: String,
+    cluster_from: Option<Vec<String>>,
+    max_record_bytes: usize,
+    identity: Identity,
+    pub kubeaudit: Option<KubeAudit>,
+}
+
+/// The stream names written to the stream field.
+pub mod streams {
+    pub const KUBEAUDIT: &str = "kubeaudit";
+}
+
+impl Engine {
+    /// Builds the engine from a parsed configuration, reading the files it names.
+    /// Returns the lint warnings to report at start-up.
+    pub fn new(config: &Config, source: &Source) -> Result<(Engine, Vec<String>), ConfigError> {
+        let mut warnings = Vec::new();
+        let identity = Identity::new(&config.identity, source)?;
+        let kubeaudit = if config.kubeaudit.enabled {
+            let ext = Extensions { wildcards: config.kubeaudit.wildcards };
+            let policy = load_policy(config, source, ext, &mut warnings)?;
+            Some(KubeAudit::new(policy, config.kubeaudit.omit_response_codes.clone(), config.kubeaudit.bodies_as_strings))
+        } else {
+            None
+        };
+        let fields = FieldPaths {
+            stream: field_path(&config.fields.stream),
+            cluster: field_path(&config.fields.cluster),
+            review: field_path(&config.fields.review),
+            actor: field_path(&config.fields.actor),
+        };
+        let engine = Engine {
+            fields,
+            cluster_name: config.cluster.name.clone(),
+            cluster_from: (!config.cluster.from_field.is_empty()).then(|| field_path(&config.cluster.from_field)),
+            max_record_bytes: config.limits.max_record_bytes,
+            identity,
+            kubeaudit,
+        };
+        Ok((engine, warnings))
+    }
+
+    pub fn max_record_bytes(&self) -> usize {
+        self.max_record_bytes
+    }
+
+    /// Processes one JSON record. On [`Outcome::Rewritten`] the new record is in `out`.
+    pub fn process_json(&mut self, record: &[u8], out: &mut Vec<u8>) -> Outcome {
+        if record.len() > self.max_record_bytes {
+            return Outcome::PassThrough(PassReason::TooLarge);
+        }
+        let Ok(text) = std::str::from_utf8(record) else {
+            return Outcome::PassThrough(PassReason::NotUtf8);
+        };
+        let start = match json::validate_object(text) {
+            Ok(start) => start,
+            Err(json::JsonError::NotAnObject) => return Outcome::PassThrough(PassReason::NotAnObject),
+            Err(_) => return Outcome::PassThrough(PassReason::NotJson),
+        };
+        if let Some(outcome) = self.kube_event(text, start, record.len(), None, out) {
+            return outcome;
+        }
+        // An event carried as a JSON string in `log` or `message` (tail without a parser).
+        for key in ["log", "message"] {
+            let Ok(Some(m)) = json::find_member(text, start, key) else { continue };
+            let Some(inner) = json::as_str(text, m.value) else { continue };
+            let inner_text = inner.trim();
+            if !inner_text.starts_with('{') || json::validate_object(inner_text).is_err() {
+                continue;
+            }
+            if let Some(outcome) = self.kube_event(inner_text, 0, record.len(), Some((text, start, key)), out) {
+                return outcome;
+            }
+        }
+        Outcome::Unchanged
+    }
+
+    /// Handles a Kubernetes audit event at `start` of `text`; `None` if it is not one.
+    /// `wrapper` is the enclosing record when the event came as a string in its `key`:
+    /// the output is then the event's members followed by the wrapper's other members.
+    fn kube_event(
+        &mut self,
+        text: &str,
+        start: usize,
+        record_len: usize,
+        wrapper: Option<(&str, usize, &str)>,
+        out: &mut Vec<u8>,
+    ) -> Option<Outcome> {
+        let kube = self.kubeaudit.as_mut()?;
+        let mut edits = Edits::default();
+        let mut review = Vec::new();
+        let mut actor = Vec::new();
+        let verdict = kube.process(text, start, &self.identity, &mut edits, &mut review, &mut actor)?;
+        let stats_index = verdict.rule.unwrap_or(kube.rule_stats.len() - 1);
+        let stats = &mut kube.rule_stats[stats_index];
+        stats.matched += 1;
+        stats.bytes_in += record_len as u64;
+        if verdict.drop {
+            stats.dropped += 1;
+            return Some(Outcome::Drop);
+        }
+        if verdict.stripped {
+            stats.stripped += 1;
+        }
+        self.common_fields(text, start, wrapper, crate::filter::streams::KUBEAUDIT, &review, &actor, &mut edits);
+        if let Some((outer, outer_start, key)) = wrapper {
+            // Carry the wrapper's other members (Kubernetes metadata, tags) along.
+            let _ = json::Members::new(outer, outer_start).map(|mut members| {
+                while let Ok(Some(m)) = members.next_member() {
+                    if !m.key_is(outer, key) {
+                        let name = json::unescape(m.key.of(outer));
+                        if json::find_member(text, start, &name).ok().flatten().is_none() {
+                            edits.append(&name, m.value.of(outer).as_bytes().to_vec());
+                        }
+                    }
+                }
+            });
+        }
+        out.clear();
+        if json::rewrite_object(text, start, &edits, out).is_err() {
+            // Cannot happen on a validated object; fail open all the same.
+            out.clear();
+            return Some(Outcome::PassThrough(PassReason::NotJson));
+        }
+        let kube = self.kubeaudit.as_mut()?;
+        kube.rule_stats[stats_index].bytes_out += out.len() as u64;
+        Some(Outcome::Rewritten)
+    }
+
+    /// Stream, cluster, actor and review fields, common to every stream.
+    #[allow(clippy::too_many_arguments)]
+    fn common_fields(
+        &self,
+        text: &str,
+        start: usize,
+        wrapper: Option<(&str, usize, &str)>,
+        stream: &str,
+        review: &[&'static str],
+        actor: &[u8],
+        edits: &mut Edits,
+    ) {
+        let quoted = |s: &str| {
+            let mut v = Vec::with_capacity(s.len() + 2);
+            json::write_str(&mut v, s);
+            v
+        };
+        edits.set_path(&self.fields.stream, quoted(stream));
+        let from_record = self.cluster_from.as_ref().and_then(|path| {
+            lookup_string(text, start, path)
+                .or_else(|| wrapper.and_then(|(outer, outer_start, _)| lookup_string(outer, outer_start, path)))
+        });
+        match from_record {
+            Some(name) => edits.set_path(&self.fields.cluster, quoted(&name)),
+            None if !self.cluster_name.is_empty() => edits.set_path(&self.fields.cluster, quoted(&self.cluster_name)),
+            None => {}
+        }
+        if !actor.is_empty() {
+            edits.set_path(&self.fields.actor, actor.to_vec());
+        }
+        if !review.is_empty() {
+            let mut list = vec![b'['];
+            for (i, flag) in review.iter().enumerate() {
+                if i > 0 {
+                    list.push(b',');
+                }
+                json::write_str(&mut list, flag);
+            }
+            list.push(b']');
+            edits.set_path(&self.fields.review, list);
+        }
+    }
+}
+
+/// A string at a dotted path of the object at `start`.
+fn lookup_string(text: &str, start: usize, path: &[String]) -> Option<String> {
+    let mut at = start;
+    for (i, part) in path.iter().enumerate() {
+        let m = json::find_member(text, at, part).ok()??;
+        if i + 1 == path.len() {
+            return json::as_str(text, m.value).map(|s| s.into_owned());
+        }
+        if !m.value.of(text).starts_with('{') {
+            return None;
+        }
+        at = m.value.start;
+    }
+    None
+}
+
+fn load_policy(
+    config: &Config,
+    source: &Source,
+    ext: Extensions,
+    warnings: &mut Vec<String>,
+) -> Result<Policy, ConfigError> {
+    let (text, origin) = if let Some(named) = &config.kubeaudit.policy_file {
+        let path = source.resolve(named);
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| ConfigError::new(&shown, None, format!("kubeaudit.policy_file: cannot read: {e}")))?;
+        (text, shown)
+    } else if let Some(inline) = &config.kubeaudit.policy {
+        let origin = match source {
+            Source::File(p) => format!("{} (kubeaudit.policy)", p.display()),
+            Source::Defaults => "kubeaudit.policy".to_owned(),
+        };
+        let text = serde_yaml_ng::to_string(inline).map_err(|e| ConfigError::new(&origin, None, e.to_string()))?;
+        (text, origin)
+    } else {
+        return Ok(Policy::default_policy());
+    };
+    let (policy, lint) =
+        Policy::from_yaml(&text, &origin, ext).map_err(|e| ConfigError::new(&origin, e.line(), e.message()))?;
+    warnings.extend(lint.iter().map(|w| w.to_string()));
+    Ok(policy)
+}

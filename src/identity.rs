@@ -1,0 +1,251 @@
+//! Who is behind a request: Kubernetes usernames and SSH keys mapped to people.
+//!
+//! One identity section serves both streams: `identity.users` maps an IdP subject or a
+//! username to an email, `identity.ssh_keys` maps a key fingerprint to a person, and
+//! `identity.map_file` holds more of both (so the map can be a ConfigMap of its own).
+
+use crate::config::{ConfigError, Source};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+#[derive(Debug, Default)]
+pub struct Identity {
+    oidc_prefixes: Vec<String>,
+    users: HashMap<String, String>,
+    ssh_keys: HashMap<String, String>,
+}
+
+/// The shape of `identity.map_file`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct MapFile {
+    users: HashMap<String, String>,
+    ssh_keys: HashMap<String, String>,
+}
+
+/// What kind of principal made a Kubernetes request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    Human,
+    ServiceAccount,
+    Node,
+    /// Control-plane components and other `system:` users.
+    System,
+    Anonymous,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Human => "human",
+            ActorKind::ServiceAccount => "serviceaccount",
+            ActorKind::Node => "node",
+            ActorKind::System => "system",
+            ActorKind::Anonymous => "anonymous",
+        }
+    }
+}
+
+/// A Kubernetes user, classified.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Actor<'a> {
+    pub kind: ActorKind,
+    /// For a ServiceAccount: namespace and name.
+    pub serviceaccount: Option<(&'a str, &'a str)>,
+    /// For a node: its name.
+    pub node: Option<&'a str>,
+    /// For a human: the IdP email, when known.
+    pub email: Option<Cow<'a, str>>,
+}
+
+impl Identity {
+    pub fn new(config: &crate::config::Identity, source: &Source) -> Result<Identity, ConfigError> {
+        let mut identity = Identity {
+            oidc_prefixes: config.oidc_prefixes.clone(),
+            users: config.users.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            ssh_keys: config.ssh_keys.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        };
+        if let Some(named) = &config.map_file {
+            let path = source.resolve(named);
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError::new(&shown, None, format!("identity.map_file: cannot read: {e}")))?;
+            let map: MapFile = serde_yaml_ng::from_str(&text)
+                .map_err(|e| ConfigError::new(&shown, e.location().map(|l| l.line()), format!("identity.map_file: {e}")))?;
+            // Entries written in audit-sieve.yaml win over the map file.
+            for (k, v) in map.users {
+                identity.users.entry(k).or_insert(v);
+            }
+            for (k, v) in map.ssh_keys {
+                identity.ssh_keys.entry(k).or_insert(v);
+            }
+        }
+        Ok(identity)
+    }
+
+    /// Classifies a Kubernetes username and finds the person behind it.
+    pub fn actor<'a>(&'a self, username: &'a str) -> Actor<'a> {
+        let mut actor = Actor { kind: ActorKind::Human, serviceaccount: None, node: None, email: None };
+        if username == "system:anonymous" {
+            actor.kind = ActorKind::Anonymous;
+        } else if let Some(sa) = username.strip_prefix("system:serviceaccount:") {
+            actor.kind = ActorKind::ServiceAccount;
+            actor.serviceaccount = sa.split_once(':');
+        } else if let Some(node) = username.strip_prefix("system:node:") {
+            actor.kind = ActorKind::Node;
+            actor.node = Some(node);
+        } else if username.starts_with("system:") {
+            actor.kind = ActorKind::System;
+        } else {
+            actor.email = self.email_for(username);
+        }
+        actor
+    }
+
+    /// The email of a human user: a mapped subject or username first, then the username
+    /// itself (without a configured OIDC prefix) when it is an email.
+    pub fn email_for<'a>(&'a self, username: &'a str) -> Option<Cow<'a, str>> {
+        if let Some(email) = self.users.get(username) {
+            return Some(Cow::Borrowed(email));
+        }
+        let bare = self.oidc_prefixes.iter().find_map(|p| username.strip_prefix(p.as_str())).unwrap_or(username);
+        if let Some(email) = self.users.get(bare) {
+            return Some(Cow::Borrowed(email));
+        }
+        if let Some((user_id, connector)) = dex_subject(bare) {
+            for key in [format!("{connector}:{user_id}"), user_id.clone()] {
+                if let Some(email) = self.users.get(&key) {
+                    return Some(Cow::Owned(email.clone()));
+                }
+            }
+            if looks_like_email(&user_id) {
+                return Some(Cow::Owned(user_id));
+            }
+        }
+        looks_like_email(bare).then_some(Cow::Borrowed(bare))
+    }
+
+    /// The person a key fingerprint belongs to.
+    pub fn person_for_key(&self, fingerprint: &str) -> Option<&str> {
+        self.ssh_keys.get(fingerprint).map(String::as_str)
+    }
+}
+
+fn looks_like_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !domain.contains('@'),
+        None => false,
+    }
+}
+
+/// Decodes a Dex subject: base64 (standard or URL alphabet, padding optional) of a
+/// protobuf message with the user id in field 1 and the connector id in field 2.
+pub fn dex_subject(subject: &str) -> Option<(String, String)> {
+    if subject.len() < 8 || !subject.starts_with('C') {
+        // Field 1, wire type 2 is byte 0x0a, whose base64 starts with 'C'.
+        return None;
+    }
+    let bytes = base64_decode(subject)?;
+    let mut fields: [Option<String>; 2] = [None, None];
+    let mut i = 0;
+    while i < bytes.len() {
+        let tag = bytes[i];
+        let len = usize::from(*bytes.get(i + 1)?);
+        if len >= 0x80 {
+            return None; // ids of 128 bytes or more are not expected
+        }
+        let value = bytes.get(i + 2..i + 2 + len)?;
+        let slot = match tag {
+            0x0a => 0,
+            0x12 => 1,
+            _ => return None,
+        };
+        fields[slot] = Some(String::from_utf8(value.to_vec()).ok()?);
+        i += 2 + len;
+    }
+    let [Some(user), Some(connector)] = fields else { return None };
+    Some((user, connector))
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes().take_while(|&c| c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(users: &[(&str, &str)], prefixes: &[&str]) -> Identity {
+        Identity {
+            oidc_prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+            users: users.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            ssh_keys: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn classifies_actors() {
+        let id = identity(&[], &["oidc:"]);
+        let cases = [
+            ("system:anonymous", ActorKind::Anonymous),
+            ("system:serviceaccount:kube-system:coredns", ActorKind::ServiceAccount),
+            ("system:node:worker-1", ActorKind::Node),
+            ("system:kube-scheduler", ActorKind::System),
+            ("oidc:alice@example.com", ActorKind::Human),
+            ("minikube-user", ActorKind::Human),
+        ];
+        for (user, kind) in cases {
+            assert_eq!(id.actor(user).kind, kind, "{user}");
+        }
+        assert_eq!(id.actor("system:serviceaccount:kube-system:coredns").serviceaccount, Some(("kube-system", "coredns")));
+        assert_eq!(id.actor("system:node:worker-1").node, Some("worker-1"));
+    }
+
+    // A Dex subject for user id "08a8684b-db88-4b73-90a9-3cd1661f5466", connector "local".
+    const DEX_SUB: &str = "CiQwOGE4Njg0Yi1kYjg4LTRiNzMtOTBhOS0zY2QxNjYxZjU0NjYSBWxvY2Fs";
+
+    #[test]
+    fn decodes_dex_subjects() {
+        assert_eq!(
+            dex_subject(DEX_SUB),
+            Some(("08a8684b-db88-4b73-90a9-3cd1661f5466".to_owned(), "local".to_owned()))
+        );
+        assert_eq!(dex_subject("alice@example.com"), None);
+        assert_eq!(dex_subject("Cnot-base64!!"), None);
+    }
+
+    #[test]
+    fn finds_emails() {
+        let id = identity(
+            &[("local:08a8684b-db88-4b73-90a9-3cd1661f5466", "eve@example.com"), ("bob", "bob@example.com")],
+            &["oidc:", "dex:"],
+        );
+        let email = |u: &str| id.email_for(u).map(|e| e.into_owned());
+        assert_eq!(email("oidc:alice@example.com").as_deref(), Some("alice@example.com"));
+        assert_eq!(email("alice@example.com").as_deref(), Some("alice@example.com"));
+        assert_eq!(email(&format!("dex:{DEX_SUB}")).as_deref(), Some("eve@example.com"));
+        assert_eq!(email("oidc:bob").as_deref(), Some("bob@example.com"));
+        assert_eq!(email("minikube-user"), None);
+        assert_eq!(email("oidc:not-an-email@localhost"), None);
+    }
+}

@@ -1,0 +1,775 @@
+//! A small JSON scanner and editor that never recurses on the input's structure.
+//!
+//! Why not `serde_json::Value`: Fluent Bit runs the module on an 8 KiB interpreter stack,
+//! and a recursive parser of a real audit event overflows it (the record is then lost).
+//! Building a tree per record is also the most expensive thing a filter can do in an
+//! interpreter. So this module works on the record's bytes: it walks the members of one
+//! object at a time, skips values with an explicit bracket stack, and rewrites an object
+//! by copying untouched members verbatim. Nesting depth costs heap bits, not stack.
+//!
+//! Validation is structural: strings are terminated and their escapes well formed,
+//! brackets balance and match, members have `"key":value` shape, literals and numbers
+//! are made of the characters they may contain. Fluent Bit only ever hands the module JSON
+//! it rendered itself; the checks exist so that anything else is recognised and passed
+//! through untouched instead of being misread.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// Why a text is not the JSON the module expected; the record then passes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonError {
+    /// The text ended inside a value.
+    Truncated,
+    /// An unexpected byte at this offset.
+    Unexpected(usize),
+    /// The top-level value is not an object.
+    NotAnObject,
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JsonError::Truncated => f.write_str("JSON text ends inside a value"),
+            JsonError::Unexpected(at) => write!(f, "unexpected byte at offset {at}"),
+            JsonError::NotAnObject => f.write_str("JSON value is not an object"),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, JsonError>;
+
+/// A byte range of the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn of<'t>(&self, text: &'t str) -> &'t str {
+        &text[self.start..self.end]
+    }
+}
+
+/// One `"key": value` member of an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Member {
+    /// The key's characters between the quotes, still escaped.
+    pub key: Span,
+    pub key_escaped: bool,
+    /// The raw value, from its first to its last byte.
+    pub value: Span,
+}
+
+impl Member {
+    /// Whether the key equals `name` (escaped keys are compared decoded).
+    pub fn key_is(&self, text: &str, name: &str) -> bool {
+        let raw = self.key.of(text);
+        if self.key_escaped {
+            unescape(raw) == name
+        } else {
+            raw == name
+        }
+    }
+}
+
+fn skip_ws(b: &[u8], mut pos: usize) -> usize {
+    while pos < b.len() && matches!(b[pos], b' ' | b'\t' | b'\n' | b'\r') {
+        pos += 1;
+    }
+    pos
+}
+
+/// `pos` is at an opening quote; returns the offset after the closing quote and whether
+/// the string holds an escape.
+fn scan_string(b: &[u8], pos: usize) -> Result<(usize, bool)> {
+    let mut i = pos + 1;
+    let mut escaped = false;
+    loop {
+        let Some(&c) = b.get(i) else {
+            return Err(JsonError::Truncated);
+        };
+        match c {
+            b'"' => return Ok((i + 1, escaped)),
+            b'\\' => {
+                escaped = true;
+                match b.get(i + 1) {
+                    None => return Err(JsonError::Truncated),
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                    Some(b'u') => {
+                        let hex = b.get(i + 2..i + 6).ok_or(JsonError::Truncated)?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return Err(JsonError::Unexpected(i));
+                        }
+                        i += 6;
+                    }
+                    Some(_) => return Err(JsonError::Unexpected(i + 1)),
+                }
+            }
+            0..=0x1f => return Err(JsonError::Unexpected(i)),
+            _ => i += 1,
+        }
+    }
+}
+
+/// Skips a number or a literal (`true`, `false`, `null`); returns the end offset.
+fn scan_scalar(b: &[u8], pos: usize) -> Result<usize> {
+    let c = b[pos];
+    let literal: &[u8] = match c {
+        b't' => b"true",
+        b'f' => b"false",
+        b'n' => b"null",
+        b'-' | b'0'..=b'9' => return scan_number(b, pos),
+        _ => return Err(JsonError::Unexpected(pos)),
+    };
+    match b.get(pos..pos + literal.len()) {
+        Some(s) if s == literal => Ok(pos + literal.len()),
+        Some(_) => Err(JsonError::Unexpected(pos)),
+        None => Err(JsonError::Truncated),
+    }
+}
+
+/// JSON number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+fn scan_number(b: &[u8], mut i: usize) -> Result<usize> {
+    let digits = |b: &[u8], mut i: usize| -> Result<usize> {
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return Err(if i == b.len() { JsonError::Truncated } else { JsonError::Unexpected(i) });
+        }
+        Ok(i)
+    };
+    if b[i] == b'-' {
+        i += 1;
+    }
+    match b.get(i) {
+        None => return Err(JsonError::Truncated),
+        Some(b'0') => i += 1,
+        Some(_) => i = digits(b, i)?,
+    }
+    if b.get(i) == Some(&b'.') {
+        i = digits(b, i + 1)?;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        i = digits(b, i)?;
+    }
+    Ok(i)
+}
+
+/// The open containers while skipping a value: one bit per level (1 = object).
+/// The first 256 levels live inline, so ordinary records allocate nothing.
+struct BracketStack {
+    inline: [u64; 4],
+    spill: Vec<u64>,
+    depth: usize,
+}
+
+impl BracketStack {
+    fn new() -> Self {
+        BracketStack { inline: [0; 4], spill: Vec::new(), depth: 0 }
+    }
+
+    fn push(&mut self, is_object: bool) {
+        let (word, bit) = (self.depth / 64, self.depth % 64);
+        if word >= self.inline.len() + self.spill.len() {
+            self.spill.push(0);
+        }
+        let w = if word < 4 { &mut self.inline[word] } else { &mut self.spill[word - 4] };
+        if is_object {
+            *w |= 1 << bit;
+        } else {
+            *w &= !(1 << bit);
+        }
+        self.depth += 1;
+    }
+
+    /// Pops the innermost container; returns whether it was an object.
+    fn pop(&mut self) -> bool {
+        self.depth -= 1;
+        let (word, bit) = (self.depth / 64, self.depth % 64);
+        let w = if word < 4 { self.inline[word] } else { self.spill[word - 4] };
+        w & (1 << bit) != 0
+    }
+
+    fn top_is_object(&self) -> bool {
+        let (word, bit) = ((self.depth - 1) / 64, (self.depth - 1) % 64);
+        let w = if word < 4 { self.inline[word] } else { self.spill[word - 4] };
+        w & (1 << bit) != 0
+    }
+}
+
+/// Skips one value starting at `pos` (no leading whitespace); returns its end offset.
+/// Iterative: the depth of nesting is bounded only by the input's size.
+pub fn skip_value(b: &[u8], pos: usize) -> Result<usize> {
+    let first = *b.get(pos).ok_or(JsonError::Truncated)?;
+    match first {
+        b'"' => return scan_string(b, pos).map(|(end, _)| end),
+        b'{' | b'[' => {}
+        _ => return scan_scalar(b, pos),
+    }
+    let mut stack = BracketStack::new();
+    let mut i = pos;
+    // Each turn of the loop starts at a value (or a closing bracket right after an opening one).
+    loop {
+        let c = *b.get(i).ok_or(JsonError::Truncated)?;
+        let mut after = match c {
+            b'{' => {
+                stack.push(true);
+                let j = skip_ws(b, i + 1);
+                match b.get(j) {
+                    Some(b'}') => {
+                        stack.pop();
+                        j + 1
+                    }
+                    Some(b'"') => {
+                        i = value_after_key(b, j)?;
+                        continue;
+                    }
+                    Some(_) => return Err(JsonError::Unexpected(j)),
+                    None => return Err(JsonError::Truncated),
+                }
+            }
+            b'[' => {
+                stack.push(false);
+                let j = skip_ws(b, i + 1);
+                match b.get(j) {
+                    Some(b']') => {
+                        stack.pop();
+                        j + 1
+                    }
+                    Some(_) => {
+                        i = j;
+                        continue;
+                    }
+                    None => return Err(JsonError::Truncated),
+                }
+            }
+            b'"' => scan_string(b, i)?.0,
+            _ => scan_scalar(b, i)?,
+        };
+        // After a complete value: a separator, a closing bracket, or the end.
+        loop {
+            if stack.depth == 0 {
+                return Ok(after);
+            }
+            let j = skip_ws(b, after);
+            match b.get(j) {
+                Some(b',') => {
+                    let k = skip_ws(b, j + 1);
+                    i = if stack.top_is_object() {
+                        if b.get(k) != Some(&b'"') {
+                            return Err(if k >= b.len() { JsonError::Truncated } else { JsonError::Unexpected(k) });
+                        }
+                        value_after_key(b, k)?
+                    } else {
+                        k
+                    };
+                    break;
+                }
+                Some(b'}') if stack.top_is_object() => {
+                    stack.pop();
+                    after = j + 1;
+                }
+                Some(b']') if !stack.top_is_object() => {
+                    stack.pop();
+                    after = j + 1;
+                }
+                Some(_) => return Err(JsonError::Unexpected(j)),
+                None => return Err(JsonError::Truncated),
+            }
+        }
+    }
+}
+
+/// `pos` is at a key's opening quote; returns the offset of the value after the colon.
+fn value_after_key(b: &[u8], pos: usize) -> Result<usize> {
+    let (end, _) = scan_string(b, pos)?;
+    let colon = skip_ws(b, end);
+    match b.get(colon) {
+        Some(b':') => Ok(skip_ws(b, colon + 1)),
+        Some(_) => Err(JsonError::Unexpected(colon)),
+        None => Err(JsonError::Truncated),
+    }
+}
+
+/// Walks the members of the object at `start` one by one, without looking further
+/// than asked: a caller that has what it needs stops early.
+pub struct Members<'t> {
+    b: &'t [u8],
+    pos: usize,
+    first: bool,
+    finished: bool,
+}
+
+impl<'t> Members<'t> {
+    /// `start` is the offset of the object's `{`.
+    pub fn new(text: &'t str, start: usize) -> Result<Self> {
+        let b = text.as_bytes();
+        match b.get(start) {
+            Some(b'{') => Ok(Members { b, pos: start + 1, first: true, finished: false }),
+            Some(_) => Err(JsonError::NotAnObject),
+            None => Err(JsonError::Truncated),
+        }
+    }
+
+    /// After the last member: the offset just past the closing `}`.
+    pub fn end(&self) -> Option<usize> {
+        self.finished.then_some(self.pos)
+    }
+
+    pub fn next_member(&mut self) -> Result<Option<Member>> {
+        if self.finished {
+            return Ok(None);
+        }
+        let b = self.b;
+        let mut i = skip_ws(b, self.pos);
+        match b.get(i) {
+            Some(b'}') => {
+                self.finished = true;
+                self.pos = i + 1;
+                return Ok(None);
+            }
+            Some(b',') if !self.first => i = skip_ws(b, i + 1),
+            Some(b'"') if self.first => {}
+            Some(_) => return Err(JsonError::Unexpected(i)),
+            None => return Err(JsonError::Truncated),
+        }
+        if b.get(i) != Some(&b'"') {
+            return Err(if i >= b.len() { JsonError::Truncated } else { JsonError::Unexpected(i) });
+        }
+        let (key_end, key_escaped) = scan_string(b, i)?;
+        let key = Span { start: i + 1, end: key_end - 1 };
+        let value_start = value_after_key(b, i)?;
+        let value_end = skip_value(b, value_start)?;
+        self.first = false;
+        self.pos = value_end;
+        Ok(Some(Member { key, key_escaped, value: Span { start: value_start, end: value_end } }))
+    }
+}
+
+/// The whole text must be one object (surrounding whitespace allowed); returns the
+/// offset of its `{`. Checks the entire text.
+pub fn validate_object(text: &str) -> Result<usize> {
+    let b = text.as_bytes();
+    let start = skip_ws(b, 0);
+    match b.get(start) {
+        Some(b'{') => {}
+        Some(_) => return Err(JsonError::NotAnObject),
+        None => return Err(JsonError::Truncated),
+    }
+    let end = skip_value(b, start)?;
+    let rest = skip_ws(b, end);
+    if rest != b.len() {
+        return Err(JsonError::Unexpected(rest));
+    }
+    Ok(start)
+}
+
+/// Finds the first member named `name` of the object at `start`.
+pub fn find_member(text: &str, start: usize, name: &str) -> Result<Option<Member>> {
+    let mut members = Members::new(text, start)?;
+    while let Some(m) = members.next_member()? {
+        if m.key_is(text, name) {
+            return Ok(Some(m));
+        }
+    }
+    Ok(None)
+}
+
+/// Items of the array at `start`, as spans.
+pub fn array_items(text: &str, start: usize, mut each: impl FnMut(Span)) -> Result<()> {
+    let b = text.as_bytes();
+    if b.get(start) != Some(&b'[') {
+        return Err(JsonError::Unexpected(start));
+    }
+    let mut i = skip_ws(b, start + 1);
+    if b.get(i) == Some(&b']') {
+        return Ok(());
+    }
+    loop {
+        let end = skip_value(b, i)?;
+        each(Span { start: i, end });
+        let j = skip_ws(b, end);
+        match b.get(j) {
+            Some(b',') => i = skip_ws(b, j + 1),
+            Some(b']') => return Ok(()),
+            Some(_) => return Err(JsonError::Unexpected(j)),
+            None => return Err(JsonError::Truncated),
+        }
+    }
+}
+
+/// The value of a JSON string literal (`raw` is the text between the quotes).
+/// Borrows when there is nothing to unescape. Lone surrogates become U+FFFD.
+pub fn unescape(raw: &str) -> Cow<'_, str> {
+    if !raw.contains('\\') {
+        return Cow::Borrowed(raw);
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let Some((_, e)) = chars.next() else { break };
+        match e {
+            'b' => out.push('\u{8}'),
+            'f' => out.push('\u{c}'),
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            't' => out.push('\t'),
+            'u' => {
+                let unit = |at: usize| raw.get(at..at + 4).and_then(|h| u16::from_str_radix(h, 16).ok());
+                let Some(hi) = unit(i + 2) else { break };
+                for _ in 0..4 {
+                    chars.next();
+                }
+                if (0xd800..0xdc00).contains(&hi) && raw.get(i + 6..i + 8) == Some("\\u") {
+                    if let Some(lo) = unit(i + 8).filter(|lo| (0xdc00..0xe000).contains(lo)) {
+                        for _ in 0..6 {
+                            chars.next();
+                        }
+                        let c = 0x10000 + ((u32::from(hi) - 0xd800) << 10) + (u32::from(lo) - 0xdc00);
+                        out.push(char::from_u32(c).unwrap_or('\u{fffd}'));
+                        continue;
+                    }
+                }
+                out.push(char::from_u32(u32::from(hi)).unwrap_or('\u{fffd}'));
+            }
+            other => out.push(other),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The string value of a raw JSON value, if it is a string.
+pub fn as_str<'t>(text: &'t str, value: Span) -> Option<Cow<'t, str>> {
+    let raw = value.of(text);
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    Some(unescape(inner))
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let b = s.as_bytes();
+    let mut from = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&b[from..i]);
+        if esc.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(c >> 4)]);
+            out.push(HEX[usize::from(c & 0xf)]);
+        } else {
+            out.extend_from_slice(esc);
+        }
+        from = i + 1;
+    }
+    out.extend_from_slice(&b[from..]);
+    out.push(b'"');
+}
+
+/// What to do with one member of an object being rewritten.
+#[derive(Debug)]
+pub enum Change {
+    /// Leave the member out.
+    Remove,
+    /// Replace the member's value with this raw JSON.
+    Replace(Vec<u8>),
+    /// Rewrite the member's value, which must be an object, with these edits.
+    Edit(Edits),
+    /// Rewrite every item of the member's value, an array of objects, with these edits.
+    EditItems(Edits),
+}
+
+/// Edits of one object: changes to named members, then members appended at the end.
+/// A member appended under a name the object already has replaces that member, so the
+/// output never holds a key twice.
+#[derive(Debug, Default)]
+pub struct Edits {
+    changes: Vec<(String, Change)>,
+    append: Vec<(String, Vec<u8>)>,
+}
+
+impl Edits {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.append.is_empty()
+    }
+
+    pub fn change(&mut self, key: &str, change: Change) {
+        self.changes.push((key.to_owned(), change));
+    }
+
+    /// Sets `key` to the raw JSON `value`, at the end of the object.
+    pub fn append(&mut self, key: &str, value: Vec<u8>) {
+        self.append.push((key.to_owned(), value));
+    }
+
+    /// Sets the member at a dotted path (`cluster.name`): nested objects are edited in
+    /// place when they exist, created when they don't.
+    pub fn set_path(&mut self, path: &[String], value: Vec<u8>) {
+        match path {
+            [] => {}
+            [last] => self.append(last, value),
+            [head, rest @ ..] => {
+                let i = match self.changes.iter().position(|(k, c)| k == head && matches!(c, Change::Edit(_))) {
+                    Some(i) => i,
+                    None => {
+                        self.changes.push((head.clone(), Change::Edit(Edits::default())));
+                        self.changes.len() - 1
+                    }
+                };
+                if let Change::Edit(inner) = &mut self.changes[i].1 {
+                    inner.set_path(rest, value);
+                }
+            }
+        }
+    }
+
+    fn change_for(&self, text: &str, m: &Member) -> Option<&Change> {
+        self.changes.iter().find(|(k, _)| m.key_is(text, k)).map(|(_, c)| c)
+    }
+
+    fn appends(&self, text: &str, m: &Member) -> bool {
+        self.append.iter().any(|(k, _)| m.key_is(text, k))
+    }
+}
+
+/// Writes the object at `start` with `edits` applied. Untouched members are copied
+/// verbatim, so a value is never re-serialised. Recursion follows the edits, whose depth
+/// is fixed by the code and the configuration, never the input's nesting.
+pub fn rewrite_object(text: &str, start: usize, edits: &Edits, out: &mut Vec<u8>) -> Result<()> {
+    let mut members = Members::new(text, start)?;
+    out.push(b'{');
+    let mut first = true;
+    let mut sep = |out: &mut Vec<u8>| {
+        if !std::mem::take(&mut first) {
+            out.push(b',');
+        }
+    };
+    // Nested edits whose object does not exist yet are created after the existing members.
+    let mut pending: Vec<&(String, Change)> = edits.changes.iter().collect();
+    while let Some(m) = members.next_member()? {
+        if edits.appends(text, &m) {
+            continue;
+        }
+        let change = edits.change_for(text, &m);
+        pending.retain(|(k, _)| !m.key_is(text, k));
+        let raw_key = &text[m.key.start - 1..m.key.end + 1];
+        let value = m.value.of(text);
+        match change {
+            None => {
+                sep(out);
+                out.extend_from_slice(raw_key.as_bytes());
+                out.push(b':');
+                out.extend_from_slice(value.as_bytes());
+            }
+            Some(Change::Remove) => {}
+            Some(Change::Replace(raw)) => {
+                sep(out);
+                out.extend_from_slice(raw_key.as_bytes());
+                out.push(b':');
+                out.extend_from_slice(raw);
+            }
+            Some(Change::Edit(inner)) => {
+                sep(out);
+                out.extend_from_slice(raw_key.as_bytes());
+                out.push(b':');
+                if value.starts_with('{') {
+                    rewrite_object(text, m.value.start, inner, out)?;
+                } else if inner.append.is_empty() && inner.changes.iter().all(|(_, c)| !creates(c)) {
+                    out.extend_from_slice(value.as_bytes());
+                } else {
+                    // A scalar where the configuration wants an object: the object wins.
+                    rewrite_object("{}", 0, inner, out)?;
+                }
+            }
+            Some(Change::EditItems(inner)) => {
+                sep(out);
+                out.extend_from_slice(raw_key.as_bytes());
+                out.push(b':');
+                if value.starts_with('[') {
+                    out.push(b'[');
+                    let mut first_item = true;
+                    let mut failure = None;
+                    array_items(text, m.value.start, |item| {
+                        if !std::mem::take(&mut first_item) {
+                            out.push(b',');
+                        }
+                        if text.as_bytes()[item.start] == b'{' {
+                            if let Err(e) = rewrite_object(text, item.start, inner, out) {
+                                failure = Some(e);
+                            }
+                        } else {
+                            out.extend_from_slice(item.of(text).as_bytes());
+                        }
+                    })?;
+                    if let Some(e) = failure {
+                        return Err(e);
+                    }
+                    out.push(b']');
+                } else {
+                    out.extend_from_slice(value.as_bytes());
+                }
+            }
+        }
+    }
+    for (key, change) in pending {
+        if let Change::Edit(inner) = change {
+            if creates(change) {
+                sep(out);
+                write_str(out, key);
+                out.push(b':');
+                rewrite_object("{}", 0, inner, out)?;
+            }
+        }
+    }
+    for (key, value) in &edits.append {
+        sep(out);
+        write_str(out, key);
+        out.push(b':');
+        out.extend_from_slice(value);
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// Whether applying this change to a missing member would create something.
+fn creates(change: &Change) -> bool {
+    match change {
+        Change::Edit(inner) => !inner.append.is_empty() || inner.changes.iter().any(|(_, c)| creates(c)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_structure() {
+        let ok = [
+            r#"{}"#,
+            r#" {"a":1} "#,
+            r#"{"a":[1,2,{"b":null}],"c":"x\"y","d":-0.5e+3,"e":true,"f":false}"#,
+            r#"{"s":"\ud800"}"#,
+        ];
+        for t in ok {
+            assert!(validate_object(t).is_ok(), "{t}");
+        }
+        let bad = [
+            ("", JsonError::Truncated),
+            ("[1]", JsonError::NotAnObject),
+            ("\"s\"", JsonError::NotAnObject),
+            (r#"{"a":1"#, JsonError::Truncated),
+            (r#"{"a":[}"#, JsonError::Unexpected(6)),
+            (r#"{"a":1,}"#, JsonError::Unexpected(7)),
+            (r#"{"a" 1}"#, JsonError::Unexpected(5)),
+            (r#"{"a":tru}"#, JsonError::Unexpected(5)),
+            (r#"{"a":01}"#, JsonError::Unexpected(6)),
+            (r#"{"a":"\x"}"#, JsonError::Unexpected(7)),
+            ("{\"a\":\"\u{1}\"}", JsonError::Unexpected(6)),
+            (r#"{"a":1} x"#, JsonError::Unexpected(8)),
+            (r#"{"a":1}{}"#, JsonError::Unexpected(7)),
+        ];
+        for (t, want) in bad {
+            assert_eq!(validate_object(t), Err(want), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_needs_no_stack() {
+        let depth = 100_000;
+        let text = format!("{{\"a\":{}{}}}", "[".repeat(depth), "]".repeat(depth));
+        assert_eq!(validate_object(&text), Ok(0));
+        let unbalanced = format!("{{\"a\":{}{}}}", "[".repeat(depth), "]".repeat(depth - 1));
+        assert!(validate_object(&unbalanced).is_err());
+    }
+
+    #[test]
+    fn walks_members_lazily() {
+        let text = r#"{"kind":"Event","verb":"get","rest": this is never read"#;
+        let mut m = Members::new(text, 0).unwrap();
+        let first = m.next_member().unwrap().unwrap();
+        assert!(first.key_is(text, "kind"));
+        assert_eq!(as_str(text, first.value).as_deref(), Some("Event"));
+        let second = m.next_member().unwrap().unwrap();
+        assert_eq!(second.value.of(text), "\"get\"");
+        assert!(m.next_member().is_err());
+    }
+
+    #[test]
+    fn unescapes() {
+        assert_eq!(unescape(r#"a\"b\\c\/d\n"#), "a\"b\\c/d\n");
+        assert_eq!(unescape(r"\u00e9\ud83d\ude00"), "é😀");
+        assert_eq!(unescape(r"\ud800x"), "\u{fffd}x");
+        assert!(matches!(unescape("plain"), Cow::Borrowed("plain")));
+    }
+
+    #[test]
+    fn escaped_keys_compare_decoded() {
+        let text = r#"{"k\u0069nd":"Event"}"#;
+        let m = find_member(text, 0, "kind").unwrap().unwrap();
+        assert_eq!(m.value.of(text), "\"Event\"");
+    }
+
+    #[test]
+    fn writes_strings() {
+        let mut out = Vec::new();
+        write_str(&mut out, "a\"b\\\n\u{1}é");
+        assert_eq!(String::from_utf8(out).unwrap(), r#""a\"b\\\n\u0001é""#);
+    }
+
+    fn rewrite(text: &str, edits: &Edits) -> String {
+        let mut out = Vec::new();
+        rewrite_object(text, 0, edits, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn rewrites_members_and_keeps_others_verbatim() {
+        let text = r#"{"a": 1.50 ,"b":{"x":1,"y":[1, 2]},"c":"keep","d":[{"m":1,"n":2},{"m":3},7]}"#;
+        let mut edits = Edits::default();
+        edits.change("a", Change::Remove);
+        let mut inner = Edits::default();
+        inner.change("y", Change::Remove);
+        edits.change("b", Change::Edit(inner));
+        let mut item = Edits::default();
+        item.change("m", Change::Remove);
+        edits.change("d", Change::EditItems(item));
+        edits.append("c", b"\"new\"".to_vec());
+        assert_eq!(rewrite(text, &edits), r#"{"b":{"x":1},"d":[{"n":2},{},7],"c":"new"}"#);
+    }
+
+    #[test]
+    fn sets_dotted_paths() {
+        let path = |p: &str| p.split('.').map(str::to_owned).collect::<Vec<_>>();
+        let mut edits = Edits::default();
+        edits.set_path(&path("cluster.name"), b"\"prod\"".to_vec());
+        edits.set_path(&path("log_type"), b"\"kubeaudit\"".to_vec());
+        assert_eq!(rewrite(r#"{"a":1}"#, &edits), r#"{"a":1,"cluster":{"name":"prod"},"log_type":"kubeaudit"}"#);
+        assert_eq!(
+            rewrite(r#"{"cluster":{"region":"eu"},"log_type":"old"}"#, &edits),
+            r#"{"cluster":{"region":"eu","name":"prod"},"log_type":"kubeaudit"}"#
+        );
+        assert_eq!(rewrite(r#"{"cluster":"x"}"#, &edits), r#"{"cluster":{"name":"prod"},"log_type":"kubeaudit"}"#);
+    }
+}
