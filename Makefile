@@ -28,8 +28,13 @@ lint:
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --lib --target $(TARGET) --profile wasm -- -D warnings
 
+# Per-record cost per workload, beside two reference modules built here (bench/baselines).
 bench: $(WASM)
-	$(CARGO) run --quiet --release -p audit-sieve-host --example bench
+	$(CARGO) build --quiet -p audit-sieve-baselines --target $(TARGET) --profile wasm
+	cp target/$(TARGET)/wasm/audit_sieve_baselines.wasm build/baseline_copy.wasm
+	$(CARGO) build --quiet -p audit-sieve-baselines --target $(TARGET) --profile wasm --features value
+	cp target/$(TARGET)/wasm/audit_sieve_baselines.wasm build/baseline_value.wasm
+	$(CARGO) run --quiet --release --example bench
 
 clean:
 	rm -rf build target

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 /// The name the module looks for in each `Accessible_Paths` directory.
 pub const FILE_NAME: &str = "audit-sieve.yaml";
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub fields: Fields,
@@ -30,21 +30,6 @@ pub struct Config {
     pub authlog: AuthLog,
     pub auditd: Auditd,
     pub pgaudit: PgAudit,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            fields: Fields::default(),
-            cluster: Cluster::default(),
-            limits: Limits::default(),
-            kubeaudit: KubeAudit::default(),
-            identity: Identity::default(),
-            authlog: AuthLog::default(),
-            auditd: Auditd::default(),
-            pgaudit: PgAudit::default(),
-        }
-    }
 }
 
 /// Where audit-sieve writes what it adds. A dotted name (`cluster.name`) is a nested field.
@@ -274,10 +259,10 @@ impl Config {
                 return Err(ConfigError::new(file, line_of(key), format!("fields.{key}: {why}")));
             }
         }
-        if !self.cluster.from_field.is_empty() {
-            if let Err(why) = check_field_path(&self.cluster.from_field) {
-                return Err(ConfigError::new(file, line_of("from_field"), format!("cluster.from_field: {why}")));
-            }
+        if !self.cluster.from_field.is_empty()
+            && let Err(why) = check_field_path(&self.cluster.from_field)
+        {
+            return Err(ConfigError::new(file, line_of("from_field"), format!("cluster.from_field: {why}")));
         }
         if self.limits.max_record_bytes == 0 {
             return Err(ConfigError::new(file, line_of("max_record_bytes"), "limits.max_record_bytes must be above 0"));

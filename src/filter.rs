@@ -93,7 +93,11 @@ impl Engine {
         let kubeaudit = if config.kubeaudit.enabled {
             let ext = Extensions { wildcards: config.kubeaudit.wildcards };
             let policy = load_policy(config, source, ext, &mut warnings)?;
-            Some(KubeAudit::new(policy, config.kubeaudit.omit_response_codes.clone(), config.kubeaudit.bodies_as_strings))
+            Some(KubeAudit::new(
+                policy,
+                config.kubeaudit.omit_response_codes.clone(),
+                config.kubeaudit.bodies_as_strings,
+            ))
         } else {
             None
         };

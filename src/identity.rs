@@ -71,8 +71,9 @@ impl Identity {
             let shown = path.display().to_string();
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| ConfigError::new(&shown, None, format!("identity.map_file: cannot read: {e}")))?;
-            let map: MapFile = serde_yaml_ng::from_str(&text)
-                .map_err(|e| ConfigError::new(&shown, e.location().map(|l| l.line()), format!("identity.map_file: {e}")))?;
+            let map: MapFile = serde_yaml_ng::from_str(&text).map_err(|e| {
+                ConfigError::new(&shown, e.location().map(|l| l.line()), format!("identity.map_file: {e}"))
+            })?;
             // Entries written in audit-sieve.yaml win over the map file.
             for (k, v) in map.users {
                 identity.users.entry(k).or_insert(v);
@@ -217,7 +218,10 @@ mod tests {
         for (user, kind) in cases {
             assert_eq!(id.actor(user).kind, kind, "{user}");
         }
-        assert_eq!(id.actor("system:serviceaccount:kube-system:coredns").serviceaccount, Some(("kube-system", "coredns")));
+        assert_eq!(
+            id.actor("system:serviceaccount:kube-system:coredns").serviceaccount,
+            Some(("kube-system", "coredns"))
+        );
         assert_eq!(id.actor("system:node:worker-1").node, Some("worker-1"));
     }
 
@@ -226,10 +230,7 @@ mod tests {
 
     #[test]
     fn decodes_dex_subjects() {
-        assert_eq!(
-            dex_subject(DEX_SUB),
-            Some(("08a8684b-db88-4b73-90a9-3cd1661f5466".to_owned(), "local".to_owned()))
-        );
+        assert_eq!(dex_subject(DEX_SUB), Some(("08a8684b-db88-4b73-90a9-3cd1661f5466".to_owned(), "local".to_owned())));
         assert_eq!(dex_subject("alice@example.com"), None);
         assert_eq!(dex_subject("Cnot-base64!!"), None);
     }

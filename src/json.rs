@@ -66,11 +66,7 @@ impl Member {
     /// Whether the key equals `name` (escaped keys are compared decoded).
     pub fn key_is(&self, text: &str, name: &str) -> bool {
         let raw = self.key.of(text);
-        if self.key_escaped {
-            unescape(raw) == name
-        } else {
-            raw == name
-        }
+        if self.key_escaped { unescape(raw) == name } else { raw == name }
     }
 }
 
@@ -432,15 +428,16 @@ pub fn unescape(raw: &str) -> Cow<'_, str> {
                 for _ in 0..4 {
                     chars.next();
                 }
-                if (0xd800..0xdc00).contains(&hi) && raw.get(i + 6..i + 8) == Some("\\u") {
-                    if let Some(lo) = unit(i + 8).filter(|lo| (0xdc00..0xe000).contains(lo)) {
-                        for _ in 0..6 {
-                            chars.next();
-                        }
-                        let c = 0x10000 + ((u32::from(hi) - 0xd800) << 10) + (u32::from(lo) - 0xdc00);
-                        out.push(char::from_u32(c).unwrap_or('\u{fffd}'));
-                        continue;
+                if (0xd800..0xdc00).contains(&hi)
+                    && raw.get(i + 6..i + 8) == Some("\\u")
+                    && let Some(lo) = unit(i + 8).filter(|lo| (0xdc00..0xe000).contains(lo))
+                {
+                    for _ in 0..6 {
+                        chars.next();
                     }
+                    let c = 0x10000 + ((u32::from(hi) - 0xd800) << 10) + (u32::from(lo) - 0xdc00);
+                    out.push(char::from_u32(c).unwrap_or('\u{fffd}'));
+                    continue;
                 }
                 out.push(char::from_u32(u32::from(hi)).unwrap_or('\u{fffd}'));
             }
@@ -633,13 +630,13 @@ pub fn rewrite_object(text: &str, start: usize, edits: &Edits, out: &mut Vec<u8>
         }
     }
     for (key, change) in pending {
-        if let Change::Edit(inner) = change {
-            if creates(change) {
-                sep(out);
-                write_str(out, key);
-                out.push(b':');
-                rewrite_object("{}", 0, inner, out)?;
-            }
+        if let Change::Edit(inner) = change
+            && creates(change)
+        {
+            sep(out);
+            write_str(out, key);
+            out.push(b':');
+            rewrite_object("{}", 0, inner, out)?;
         }
     }
     for (key, value) in &edits.append {

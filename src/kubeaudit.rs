@@ -109,14 +109,14 @@ fn string_member<'t>(text: &'t str, object: Option<Member>, name: &str) -> Optio
 fn string_items<'t>(text: &'t str, object: Option<Member>, name: &str) -> Vec<Cow<'t, str>> {
     let mut items = Vec::new();
     let Some(object) = object.filter(|o| o.value.of(text).starts_with('{')) else { return items };
-    if let Ok(Some(m)) = json::find_member(text, object.value.start, name) {
-        if m.value.of(text).starts_with('[') {
-            let _ = json::array_items(text, m.value.start, |item: Span| {
-                if let Some(s) = json::as_str(text, item) {
-                    items.push(s);
-                }
-            });
-        }
+    if let Ok(Some(m)) = json::find_member(text, object.value.start, name)
+        && m.value.of(text).starts_with('[')
+    {
+        let _ = json::array_items(text, m.value.start, |item: Span| {
+            if let Some(s) = json::as_str(text, item) {
+                items.push(s);
+            }
+        });
     }
     items
 }
@@ -224,7 +224,8 @@ impl KubeAudit {
         {
             review.push(flags::RBAC_CHANGE);
         }
-        let forbidden = string_member(text, e.annotations, "authorization.k8s.io/decision").as_deref() == Some("forbid");
+        let forbidden =
+            string_member(text, e.annotations, "authorization.k8s.io/decision").as_deref() == Some("forbid");
         if matches!(code, Some(401 | 403)) || forbidden {
             review.push(flags::AUTH_FAILURE);
         }

@@ -216,7 +216,9 @@ impl Module {
             };
             let mut envelope = Vec::new();
             match json_text {
-                Some(text) => msgpack::nul_free_envelope(msgpack::ENVELOPE_JSON_KEY, &msgpack::ascii_json(text), &mut envelope),
+                Some(text) => {
+                    msgpack::nul_free_envelope(msgpack::ENVELOPE_JSON_KEY, &msgpack::ascii_json(text), &mut envelope)
+                }
                 None => msgpack::nul_free_envelope(msgpack::ENVELOPE_MSGPACK_KEY, &base64(record), &mut envelope),
             }
             self.out = envelope;

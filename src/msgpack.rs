@@ -249,10 +249,8 @@ pub fn from_json(text: &str, out: &mut Vec<u8>) -> std::result::Result<(), crate
             }
             Token::Scalar(_) | Token::Str(_) => !expect_key,
         };
-        if is_value {
-            if let Some(&(i, _)) = open.last() {
-                counts[i] += 1;
-            }
+        if is_value && let Some(&(i, _)) = open.last() {
+            counts[i] += 1;
         }
     }
     // Pass 2: write.
@@ -371,12 +369,12 @@ fn write_number(out: &mut Vec<u8>, s: &str) -> Option<()> {
             out.push(v as i8 as u8);
         } else if v >= 0 {
             match v {
-                0..=0xff => out.extend_from_slice(&[0xcc, v as u8]),
-                0..=0xffff => {
+                0x80..=0xff => out.extend_from_slice(&[0xcc, v as u8]),
+                0x100..=0xffff => {
                     out.push(0xcd);
                     out.extend_from_slice(&(v as u16).to_be_bytes());
                 }
-                0..=0xffff_ffff => {
+                0x1_0000..=0xffff_ffff => {
                     out.push(0xce);
                     out.extend_from_slice(&(v as u32).to_be_bytes());
                 }
@@ -560,7 +558,8 @@ mod tests {
             let mut back = Vec::new();
             to_json(&out, &mut back).unwrap();
             let text = String::from_utf8(back).unwrap();
-            let chunks: Vec<&str> = text.split(r#""record_json":["#).nth(1).unwrap().trim_end_matches("]}").split(',').collect();
+            let chunks: Vec<&str> =
+                text.split(r#""record_json":["#).nth(1).unwrap().trim_end_matches("]}").split(',').collect();
             let joined: String = chunks.iter().map(|c| c.trim_matches('"')).collect();
             assert_eq!(joined.len(), len, "len {len}");
         }

@@ -162,7 +162,8 @@ fn msgpack_output_with_a_nul_byte_becomes_the_envelope() {
     };
     assert!(!bytes.contains(&0));
     let envelope: serde_json::Value = rmp_serde::from_slice(&bytes).unwrap();
-    let b64: String = envelope["record_msgpack_base64"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    let b64: String =
+        envelope["record_msgpack_base64"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
     assert_eq!(b64, "gaFixAIAAg==");
 }
 
@@ -207,7 +208,11 @@ fn configuration_is_found_in_the_accessible_paths_in_order() {
     options.accessible_paths = vec![first, second.clone(), third];
     options.capture_stderr = true;
     let mut h = audit_sieve_host::FluentBitHost::new(&options).unwrap();
-    assert!(h.stderr().contains(&format!("configuration {}", second.join("audit-sieve.yaml").display())), "{}", h.stderr());
+    assert!(
+        h.stderr().contains(&format!("configuration {}", second.join("audit-sieve.yaml").display())),
+        "{}",
+        h.stderr()
+    );
     let line = &corpus_lines("kubeaudit/falco_trace_files/create_secret.json")[0];
     assert_eq!(kept(json(&mut h, line))["cluster"], "second");
 }

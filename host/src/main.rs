@@ -43,8 +43,14 @@ fn parse_args() -> Result<Args> {
     if !matches!(command.as_str(), "run" | "check") {
         bail!("{USAGE}");
     }
-    let mut args =
-        Args { command, config: None, accessible: Vec::new(), format: Format::Json, wasm: default_wasm_path(), files: Vec::new() };
+    let mut args = Args {
+        command,
+        config: None,
+        accessible: Vec::new(),
+        format: Format::Json,
+        wasm: default_wasm_path(),
+        files: Vec::new(),
+    };
     while let Some(arg) = argv.next() {
         let mut value = |name: &str| argv.next().with_context(|| format!("{name} needs a value\n{USAGE}"));
         match arg.as_str() {
@@ -100,9 +106,8 @@ fn accessible_paths(args: &Args) -> Result<Vec<PathBuf>> {
 fn record_of_line(line: &str) -> serde_json::Value {
     let mut de = serde_json::Deserializer::from_str(line);
     de.disable_recursion_limit();
-    let parsed = serde::Deserialize::deserialize(serde_stacker::Deserializer::new(&mut de))
-        .ok()
-        .filter(|_| de.end().is_ok());
+    let parsed =
+        serde::Deserialize::deserialize(serde_stacker::Deserializer::new(&mut de)).ok().filter(|_| de.end().is_ok());
     match parsed {
         Some(v @ serde_json::Value::Object(_)) => v,
         _ => serde_json::json!({ "log": line }),
@@ -220,7 +225,10 @@ fn report(s: &Summary, stats: &str) {
     if rules.iter().any(|r| n(&r["matched"]) > 0) {
         eprintln!();
         eprintln!("Kubernetes audit policy, per rule (events matched, dropped, stripped, bytes saved):");
-        eprintln!("  {:>5} {:<16} {:>8} {:>8} {:>8} {:>12}  description", "rule", "level", "matched", "dropped", "stripped", "saved");
+        eprintln!(
+            "  {:>5} {:<16} {:>8} {:>8} {:>8} {:>12}  description",
+            "rule", "level", "matched", "dropped", "stripped", "saved"
+        );
         for r in rules.iter().filter(|r| n(&r["matched"]) > 0) {
             let index = r["index"].as_u64().map_or("-".to_string(), |i| i.to_string());
             eprintln!(

@@ -28,7 +28,11 @@ fn wasm() -> PathBuf {
 /// A fresh directory under the system temp dir, holding the given files.
 pub fn config_dir(files: &[(&str, &str)]) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!("audit-sieve-test-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let dir = std::env::temp_dir().join(format!(
+        "audit-sieve-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     for (name, text) in files {
@@ -71,7 +75,8 @@ pub fn kept(fate: Fate) -> serde_json::Value {
 pub fn parse(bytes: &[u8]) -> serde_json::Value {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     de.disable_recursion_limit();
-    serde::Deserialize::deserialize(&mut de).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
+    serde::Deserialize::deserialize(&mut de)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
 }
 
 pub fn to_msgpack(record: &serde_json::Value) -> Vec<u8> {
