@@ -142,7 +142,10 @@ fn main() {
 
     println!();
     println!("msgpack mode (Event_Format msgpack), same records converted:");
-    println!("{:<24} {:>11} {:>10} {:>8} {:>11}", "workload", "instr/rec", "copy", "÷copy", "json instr");
+    println!(
+        "{:<24} {:>11} {:>10} {:>8} {:>11} {:>14}",
+        "workload", "instr/rec", "copy", "÷copy", "json instr", "copy cut at NUL"
+    );
     for workload in [Workload::StandardMix, Workload::Chatter, Workload::Kept, Workload::LargeBodies, Workload::Ssh] {
         let n = ((10_000.0 * scale) as usize).max(100);
         let json: Vec<Vec<u8>> = workload.records(n, 42).into_iter().map(String::into_bytes).collect();
@@ -150,14 +153,17 @@ fn main() {
         let s = run_host(&mut sieve_host, Format::Msgpack, &packed);
         let c = run_host(&mut copy_host, Format::Msgpack, &packed);
         let j = run_host(&mut sieve_host, Format::Json, &json);
-        assert_eq!(s.lost + c.lost, 0, "{}: a record was lost", workload.name());
+        // The copy-through module hands msgpack back verbatim, so Fluent Bit would cut
+        // every record holding a 0x00 byte: its figure is a floor, not a working filter.
+        assert_eq!(s.lost, 0, "{}: a record was lost", workload.name());
         println!(
-            "{:<24} {:>11.0} {:>10.0} {:>7.2}x {:>11.0}",
+            "{:<24} {:>11.0} {:>10.0} {:>7.2}x {:>11.0} {:>13.1}%",
             workload.name(),
             s.fuel_per_record,
             c.fuel_per_record,
             s.fuel_per_record / c.fuel_per_record,
-            j.fuel_per_record
+            j.fuel_per_record,
+            100.0 * c.lost as f64 / n as f64
         );
     }
 

@@ -1,4 +1,21 @@
-//! TEMPORARY stub with the agreed API; replaced by the real policy engine.
+//! Kubernetes audit Policy (`audit.k8s.io/v1`): loading, validation, lint and evaluation.
+//!
+//! Evaluation reproduces the kube-apiserver's policy checker
+//! (`k8s.io/apiserver/pkg/audit/policy/checker.go`): the first matching rule decides, a request
+//! no rule matches gets level `None`, policy-level `omitStages` are added to every rule's, and a
+//! rule's `omitManagedFields` overrides the policy-level one. Validation follows
+//! `k8s.io/apiserver/pkg/apis/audit/validation` and the apiserver's policy reader, so that a policy
+//! the apiserver would refuse is refused here too; likely mistakes the apiserver silently accepts
+//! (unknown keys, swapped fields, no catch-all rule) are reported as warnings instead.
+
+use std::fmt;
+
+mod load;
+mod locate;
+#[cfg(test)]
+mod tests;
+
+/// How much of a request is recorded, in increasing order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
     None,
@@ -6,6 +23,7 @@ pub enum Level {
     Request,
     RequestResponse,
 }
+
 impl Level {
     pub fn parse(s: &str) -> Option<Level> {
         Some(match s {
@@ -16,6 +34,7 @@ impl Level {
             _ => return None,
         })
     }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Level::None => "None",
@@ -25,6 +44,14 @@ impl Level {
         }
     }
 }
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The stage of request handling an audit event was emitted at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
     RequestReceived,
@@ -32,7 +59,10 @@ pub enum Stage {
     ResponseComplete,
     Panic,
 }
+
 impl Stage {
+    pub const ALL: [Stage; 4] = [Stage::RequestReceived, Stage::ResponseStarted, Stage::ResponseComplete, Stage::Panic];
+
     pub fn parse(s: &str) -> Option<Stage> {
         Some(match s {
             "RequestReceived" => Stage::RequestReceived,
@@ -42,77 +72,317 @@ impl Stage {
             _ => return None,
         })
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::RequestReceived => "RequestReceived",
+            Stage::ResponseStarted => "ResponseStarted",
+            Stage::ResponseComplete => "ResponseComplete",
+            Stage::Panic => "Panic",
+        }
+    }
 }
+
+/// A set of stages, one bit per stage.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StageSet(u8);
+
 impl StageSet {
+    pub const EMPTY: StageSet = StageSet(0);
+
     pub fn contains(self, s: Stage) -> bool {
         self.0 & (1 << s as u8) != 0
     }
+
+    pub fn insert(&mut self, s: Stage) {
+        self.0 |= 1 << s as u8;
+    }
+
+    #[must_use]
+    pub fn with(mut self, s: Stage) -> StageSet {
+        self.insert(s);
+        self
+    }
+
+    #[must_use]
+    pub fn union(self, other: StageSet) -> StageSet {
+        StageSet(self.0 | other.0)
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Stage> {
+        Stage::ALL.into_iter().filter(move |s| self.contains(*s))
+    }
 }
+
+impl FromIterator<Stage> for StageSet {
+    fn from_iter<I: IntoIterator<Item = Stage>>(iter: I) -> StageSet {
+        iter.into_iter().fold(StageSet::EMPTY, StageSet::with)
+    }
+}
+
+/// The request an audit event records, as the apiserver's authorizer sees it.
 pub struct Attributes<'a> {
     pub username: &'a str,
     pub groups: &'a [&'a str],
     pub verb: &'a str,
+    /// `Some` for resource requests, `None` for non-resource requests (then `path` is used).
     pub resource: Option<ResourceAttributes<'a>>,
     pub path: &'a str,
 }
+
 pub struct ResourceAttributes<'a> {
+    /// `""` is the core group.
     pub api_group: &'a str,
     pub resource: &'a str,
     pub subresource: &'a str,
+    /// `""` for cluster-scoped objects.
     pub namespace: &'a str,
     pub name: &'a str,
 }
+
+/// What the policy decides for one request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Decision {
     pub level: Level,
     pub omit_stages: StageSet,
     pub omit_managed_fields: bool,
+    /// Index of the deciding rule, `None` when no rule matched.
     pub rule: Option<usize>,
 }
+
+/// Opt-in behaviour beyond the apiserver's.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Extensions {
+    /// A leading and/or trailing `*` in `users`, `userGroups`, `namespaces` and `resourceNames`
+    /// entries matches any text (as OpenShift's audit filter does); otherwise `*` is literal there.
+    /// A policy without `apiVersion`/`kind` (an OpenShift-style rules fragment) is then accepted too.
     pub wildcards: bool,
 }
-pub struct Policy;
-pub struct PolicyWarning;
-impl std::fmt::Display for PolicyWarning {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("w")
-    }
+
+/// A loaded policy, compiled for evaluation.
+#[derive(Debug)]
+pub struct Policy {
+    rules: Vec<Rule>,
+    unmatched: Decision,
 }
-pub struct PolicyError;
-impl PolicyError {
-    pub fn line(&self) -> Option<usize> {
-        None
-    }
-    pub fn message(&self) -> &str {
-        ""
-    }
+
+#[derive(Debug)]
+struct Rule {
+    users: Vec<Pattern>,
+    groups: Vec<Pattern>,
+    verbs: Vec<Box<str>>,
+    namespaces: Vec<Pattern>,
+    resources: Vec<GroupResources>,
+    urls: Vec<Box<str>>,
+    decision: Decision,
+    summary: Box<str>,
 }
-impl Policy {
-    pub fn from_yaml(_: &str, _: &str, _: Extensions) -> Result<(Policy, Vec<PolicyWarning>), PolicyError> {
-        Ok((Policy, vec![]))
-    }
-    pub fn evaluate(&self, a: &Attributes) -> Decision {
-        Decision {
-            level: if a.verb == "watch" { Level::None } else { Level::Metadata },
-            omit_stages: StageSet(1),
-            omit_managed_fields: true,
-            rule: Some(0),
+
+#[derive(Debug)]
+struct GroupResources {
+    group: Box<str>,
+    resources: Vec<Box<str>>,
+    names: Vec<Pattern>,
+}
+
+/// A precompiled list entry; only `Exact` unless wildcards are enabled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Pattern {
+    Exact(Box<str>),
+    Prefix(Box<str>),
+    Suffix(Box<str>),
+    Contains(Box<str>),
+    Any,
+}
+
+impl Pattern {
+    fn new(s: &str, wildcards: bool) -> Pattern {
+        if !wildcards || !(s.starts_with('*') || s.ends_with('*')) {
+            return Pattern::Exact(s.into());
+        }
+        let core = s.trim_start_matches('*').trim_end_matches('*');
+        match (s.starts_with('*'), s.ends_with('*')) {
+            _ if core.is_empty() => Pattern::Any,
+            (true, true) => Pattern::Contains(core.into()),
+            (true, false) => Pattern::Suffix(core.into()),
+            _ => Pattern::Prefix(core.into()),
         }
     }
-    pub fn rules_len(&self) -> usize {
-        1
-    }
-    pub fn rule_level(&self, _: usize) -> Level {
-        Level::Metadata
-    }
-    pub fn describe_rule(&self, _: usize) -> String {
-        "stub".into()
-    }
-    pub fn default_policy() -> Policy {
-        Policy
+
+    fn matches(&self, v: &str) -> bool {
+        match self {
+            Pattern::Exact(p) => **p == *v,
+            Pattern::Prefix(p) => v.starts_with(&**p),
+            Pattern::Suffix(p) => v.ends_with(&**p),
+            Pattern::Contains(p) => v.contains(&**p),
+            Pattern::Any => true,
+        }
     }
 }
+
+fn any_matches(list: &[Pattern], v: &str) -> bool {
+    list.iter().any(|p| p.matches(v))
+}
+
+impl Rule {
+    fn matches(&self, a: &Attributes) -> bool {
+        if !self.users.is_empty() && !any_matches(&self.users, a.username) {
+            return false;
+        }
+        if !self.groups.is_empty() && !a.groups.iter().any(|g| any_matches(&self.groups, g)) {
+            return false;
+        }
+        if !self.verbs.is_empty() && !self.verbs.iter().any(|v| **v == *a.verb) {
+            return false;
+        }
+        if !self.namespaces.is_empty() || !self.resources.is_empty() {
+            return self.matches_resource(a);
+        }
+        if !self.urls.is_empty() {
+            return a.resource.is_none() && self.urls.iter().any(|spec| path_matches(a.path, spec));
+        }
+        true
+    }
+
+    fn matches_resource(&self, a: &Attributes) -> bool {
+        let Some(r) = &a.resource else { return false };
+        // Cluster-scoped objects have the namespace "", which a `""` entry matches.
+        if !self.namespaces.is_empty() && !any_matches(&self.namespaces, r.namespace) {
+            return false;
+        }
+        if self.resources.is_empty() {
+            return true;
+        }
+        self.resources.iter().filter(|gr| *gr.group == *r.api_group).any(|gr| {
+            gr.resources.is_empty()
+                || ((gr.names.is_empty() || any_matches(&gr.names, r.name))
+                    && gr.resources.iter().any(|spec| resource_matches(spec, r)))
+        })
+    }
+}
+
+/// `*`, an exact path, or a prefix given by a spec ending in `*`.
+fn path_matches(path: &str, spec: &str) -> bool {
+    spec == "*" || spec == path || (spec.ends_with('*') && path.starts_with(spec.trim_end_matches('*')))
+}
+
+/// `*`, `resource`, `resource/subresource`, `*/subresource` or `resource/*`.
+fn resource_matches(spec: &str, r: &ResourceAttributes) -> bool {
+    if spec == "*" || combined_eq(spec, r.resource, r.subresource) {
+        return true;
+    }
+    if !r.subresource.is_empty() && spec.strip_prefix("*/") == Some(r.subresource) {
+        return true;
+    }
+    spec.strip_suffix("/*") == Some(r.resource)
+}
+
+/// `spec == resource` or `spec == resource + "/" + subresource`, without building the string.
+fn combined_eq(spec: &str, resource: &str, subresource: &str) -> bool {
+    if subresource.is_empty() {
+        return spec == resource;
+    }
+    spec.strip_prefix(resource).and_then(|rest| rest.strip_prefix('/')) == Some(subresource)
+}
+
+impl Policy {
+    /// Loads and validates a policy; `origin` names the text in warnings.
+    pub fn from_yaml(text: &str, origin: &str, ext: Extensions) -> Result<(Policy, Vec<PolicyWarning>), PolicyError> {
+        load::load(text, origin, ext)
+    }
+
+    /// Decides a request; allocation-free.
+    pub fn evaluate(&self, a: &Attributes) -> Decision {
+        self.rules.iter().find(|r| r.matches(a)).map_or(self.unmatched, |r| r.decision)
+    }
+
+    pub fn rules_len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn rule_level(&self, i: usize) -> Level {
+        self.rules[i].decision.level
+    }
+
+    /// One line, e.g. `None: users=system:kube-proxy verbs=watch resources=endpoints,services`.
+    pub fn describe_rule(&self, i: usize) -> String {
+        self.rules[i].summary.to_string()
+    }
+
+    /// The built-in policy (`default-policy.yaml`).
+    pub fn default_policy() -> Policy {
+        let text = include_str!("default-policy.yaml");
+        Policy::from_yaml(text, "default-policy.yaml", Extensions::default()).expect("the built-in policy is valid").0
+    }
+}
+
+/// Something the apiserver accepts but that is probably not what the author meant.
+#[derive(Debug, Clone)]
+pub struct PolicyWarning {
+    origin: String,
+    line: Option<usize>,
+    /// 0-based rule index and its level.
+    rule: Option<(usize, Level)>,
+    message: String,
+}
+
+impl PolicyWarning {
+    pub fn line(&self) -> Option<usize> {
+        self.line
+    }
+
+    /// 0-based index of the rule the warning is about.
+    pub fn rule(&self) -> Option<usize> {
+        self.rule.map(|(i, _)| i)
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for PolicyWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.origin)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some((i, level)) = self.rule {
+            write!(f, ": rule {} (level {level})", i + 1)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Why a policy was refused (the apiserver would refuse it too).
+#[derive(Debug, Clone)]
+pub struct PolicyError {
+    line: Option<usize>,
+    message: String,
+}
+
+impl PolicyError {
+    /// 1-based line in the policy text, when known.
+    pub fn line(&self) -> Option<usize> {
+        self.line
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "line {line}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for PolicyError {}
