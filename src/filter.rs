@@ -127,6 +127,16 @@ impl Engine {
         if record.len() > self.max_record_bytes {
             return Outcome::PassThrough(PassReason::TooLarge);
         }
+        // The common case first: the record is an audit event (tail with a JSON parser).
+        // It is read on its bytes, as far as the decision needs.
+        let first = record.iter().position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'));
+        if let Some(start) = first.filter(|&i| record[i] == b'{') {
+            match self.kube_event(record, start, record.len(), None, out) {
+                Ok(Some(outcome)) => return outcome,
+                Ok(None) => {}
+                Err(reason) => return Outcome::PassThrough(reason),
+            }
+        }
         let Ok(text) = std::str::from_utf8(record) else {
             return Outcome::PassThrough(PassReason::NotUtf8);
         };
@@ -135,51 +145,53 @@ impl Engine {
             Err(json::JsonError::NotAnObject) => return Outcome::PassThrough(PassReason::NotAnObject),
             Err(_) => return Outcome::PassThrough(PassReason::NotJson),
         };
-        if let Some(outcome) = self.kube_event(text, start, record.len(), None, out) {
-            return outcome;
-        }
         // An event carried as a JSON string in `log` or `message` (tail without a parser).
         for key in ["log", "message"] {
             let Ok(Some(m)) = json::find_member(text, start, key) else { continue };
             let Some(inner) = json::as_str(text, m.value) else { continue };
             let inner_text = inner.trim();
-            if !inner_text.starts_with('{') || json::validate_object(inner_text).is_err() {
+            if !inner_text.starts_with('{') {
                 continue;
             }
-            if let Some(outcome) = self.kube_event(inner_text, 0, record.len(), Some((text, start, key)), out) {
+            if let Ok(Some(outcome)) =
+                self.kube_event(inner_text.as_bytes(), 0, record.len(), Some((text, start, key)), out)
+            {
                 return outcome;
             }
         }
         Outcome::Unchanged
     }
 
-    /// Handles a Kubernetes audit event at `start` of `text`; `None` if it is not one.
+    /// Handles a Kubernetes audit event at `start` of `b`; `Ok(None)` if it is not one.
     /// `wrapper` is the enclosing record when the event came as a string in its `key`:
     /// the output is then the event's members followed by the wrapper's other members.
     fn kube_event(
         &mut self,
-        text: &str,
+        b: &[u8],
         start: usize,
         record_len: usize,
         wrapper: Option<(&str, usize, &str)>,
         out: &mut Vec<u8>,
-    ) -> Option<Outcome> {
-        let kube = self.kubeaudit.as_mut()?;
+    ) -> Result<Option<Outcome>, PassReason> {
+        let Some(kube) = self.kubeaudit.as_mut() else { return Ok(None) };
         let mut edits = Edits::default();
         let mut review = Vec::new();
         let mut actor = Vec::new();
-        let verdict = kube.process(text, start, &self.identity, &mut edits, &mut review, &mut actor)?;
+        let Some(verdict) = kube.process(b, start, &self.identity, &mut edits, &mut review, &mut actor)? else {
+            return Ok(None);
+        };
         let stats_index = verdict.rule.unwrap_or(kube.rule_stats.len() - 1);
         let stats = &mut kube.rule_stats[stats_index];
         stats.matched += 1;
         stats.bytes_in += record_len as u64;
         if verdict.drop {
             stats.dropped += 1;
-            return Some(Outcome::Drop);
+            return Ok(Some(Outcome::Drop));
         }
         if verdict.stripped {
             stats.stripped += 1;
         }
+        let text = verdict.text;
         self.common_fields(text, start, wrapper, crate::filter::streams::KUBEAUDIT, &review, &actor, &mut edits);
         if let Some((outer, outer_start, key)) = wrapper {
             // Carry the wrapper's other members (Kubernetes metadata, tags) along.
@@ -198,11 +210,12 @@ impl Engine {
         if json::rewrite_object(text, start, &edits, out).is_err() {
             // Cannot happen on a validated object; fail open all the same.
             out.clear();
-            return Some(Outcome::PassThrough(PassReason::NotJson));
+            return Err(PassReason::NotJson);
         }
-        let kube = self.kubeaudit.as_mut()?;
-        kube.rule_stats[stats_index].bytes_out += out.len() as u64;
-        Some(Outcome::Rewritten)
+        if let Some(kube) = self.kubeaudit.as_mut() {
+            kube.rule_stats[stats_index].bytes_out += out.len() as u64;
+        }
+        Ok(Some(Outcome::Rewritten))
     }
 
     /// Stream, cluster, actor and review fields, common to every stream.

@@ -12,8 +12,9 @@
 //! Only the members the decision needs are decoded; bodies are never parsed, only
 //! edited in place when a rule asks for it.
 
+use crate::filter::PassReason;
 use crate::identity::{Actor, ActorKind, Identity};
-use crate::json::{self, Change, Edits, Member, Members, Span};
+use crate::json::{self, Change, Edits, JsonError, Member, Skim, Span};
 use crate::policy::{Attributes, Decision, Level, Policy, ResourceAttributes, Stage};
 use std::borrow::Cow;
 
@@ -55,75 +56,105 @@ struct EventMembers {
 }
 
 impl EventMembers {
-    fn read(text: &str, start: usize) -> Result<EventMembers, json::JsonError> {
-        let mut e = EventMembers::default();
-        let mut members = Members::new(text, start)?;
+    /// Reads members from `members` until `enough` says the decision's inputs are known
+    /// (or the object ends). Returns whether the whole object was read.
+    fn absorb(&mut self, b: &[u8], members: &mut Skim, enough: impl Fn(&Self) -> bool) -> Result<bool, JsonError> {
         while let Some(m) = members.next_member()? {
-            let key = if m.key_escaped { json::unescape(m.key.of(text)) } else { Cow::Borrowed(m.key.of(text)) };
-            let slot = match key.as_ref() {
-                "kind" => &mut e.kind,
-                "apiVersion" => &mut e.api_version,
-                "auditID" => &mut e.audit_id,
-                "level" => &mut e.level,
-                "stage" => &mut e.stage,
-                "requestURI" => &mut e.request_uri,
-                "verb" => &mut e.verb,
-                "user" => &mut e.user,
-                "impersonatedUser" => &mut e.impersonated_user,
-                "objectRef" => &mut e.object_ref,
-                "responseStatus" => &mut e.response_status,
-                "requestObject" => &mut e.request_object,
-                "responseObject" => &mut e.response_object,
-                "annotations" => &mut e.annotations,
+            let key = &b[m.key.start..m.key.end];
+            // Keys of audit events are plain ASCII; an escaped key is never one of them.
+            let slot = match key {
+                b"kind" => &mut self.kind,
+                b"apiVersion" => &mut self.api_version,
+                b"auditID" => &mut self.audit_id,
+                b"level" => &mut self.level,
+                b"stage" => &mut self.stage,
+                b"requestURI" => &mut self.request_uri,
+                b"verb" => &mut self.verb,
+                b"user" => &mut self.user,
+                b"impersonatedUser" => &mut self.impersonated_user,
+                b"objectRef" => &mut self.object_ref,
+                b"responseStatus" => &mut self.response_status,
+                b"requestObject" => &mut self.request_object,
+                b"responseObject" => &mut self.response_object,
+                b"annotations" => &mut self.annotations,
                 _ => continue,
             };
-            *slot = Some(m);
+            if slot.is_none() {
+                *slot = Some(m);
+            }
+            if enough(self) {
+                return Ok(false);
+            }
         }
-        Ok(e)
+        Ok(true)
     }
 
     /// An audit Event: `kind: Event` with an `audit.k8s.io` apiVersion, or (as in early
     /// captures) no apiVersion but an auditID. Core `v1` Events are not audit events.
-    fn is_audit_event(&self, text: &str) -> bool {
-        let s = |m: &Option<Member>| m.and_then(|m| json::as_str(text, m.value));
-        if s(&self.kind).as_deref() != Some("Event") || self.stage.is_none() || self.verb.is_none() {
+    fn is_audit_event(&self, b: &[u8]) -> bool {
+        if self.stage.is_none() || self.verb.is_none() || raw(b, self.kind) != Some(b"\"Event\"") {
             return false;
         }
-        match s(&self.api_version) {
-            Some(v) => v.starts_with("audit.k8s.io/"),
-            None => self.api_version.is_none() && self.audit_id.is_some(),
+        match raw(b, self.api_version) {
+            Some(v) => v.starts_with(b"\"audit.k8s.io/"),
+            None => self.audit_id.is_some(),
         }
     }
+
+    /// Whether everything the policy decision reads has been seen. The apiserver writes
+    /// `objectRef` and `responseStatus` after the user, verb and URI, and the bodies after
+    /// them: a dropped event's bodies are never scanned. (A non-resource request has no
+    /// `objectRef`, so it is read to its end.)
+    fn decidable(&self, need_code: bool) -> bool {
+        self.kind.is_some()
+            && (self.api_version.is_some() || self.audit_id.is_some())
+            && self.stage.is_some()
+            && self.verb.is_some()
+            && self.user.is_some()
+            && self.object_ref.is_some()
+            && (!need_code || self.response_status.is_some())
+    }
 }
 
-/// The string members of a small object (user, objectRef), decoded.
-fn string_member<'t>(text: &'t str, object: Option<Member>, name: &str) -> Option<Cow<'t, str>> {
-    let object = object?;
-    if !object.value.of(text).starts_with('{') {
-        return None;
-    }
-    let m = json::find_member(text, object.value.start, name).ok()??;
-    json::as_str(text, m.value)
+fn raw(b: &[u8], m: Option<Member>) -> Option<&[u8]> {
+    m.map(|m| &b[m.value.start..m.value.end])
 }
 
-fn string_items<'t>(text: &'t str, object: Option<Member>, name: &str) -> Vec<Cow<'t, str>> {
-    let mut items = Vec::new();
-    let Some(object) = object.filter(|o| o.value.of(text).starts_with('{')) else { return items };
-    if let Ok(Some(m)) = json::find_member(text, object.value.start, name)
-        && m.value.of(text).starts_with('[')
-    {
-        let _ = json::array_items(text, m.value.start, |item: Span| {
-            if let Some(s) = json::as_str(text, item) {
-                items.push(s);
-            }
-        });
+/// The string value of a member, decoded; `None` when absent or not a string.
+fn str_value(b: &[u8], m: Option<Member>) -> Option<Cow<'_, str>> {
+    json::str_at(b, m?.value)
+}
+
+/// The members of a small object (user, objectRef) with these names, in one walk.
+fn object_members<const N: usize>(b: &[u8], object: Option<Member>, names: [&[u8]; N]) -> [Option<Member>; N] {
+    let mut found = [None; N];
+    let Some(object) = object.filter(|o| b[o.value.start] == b'{') else { return found };
+    let Some(mut members) = Skim::over(b, object.value.start) else { return found };
+    while let Ok(Some(m)) = members.next_member() {
+        let key = &b[m.key.start..m.key.end];
+        if let Some(i) = names.iter().position(|n| *n == key) {
+            found[i].get_or_insert(m);
+        }
     }
-    items
+    found
+}
+
+/// The string items of an array member (a user's groups), borrowed from the record
+/// (decoded only when escaped).
+fn string_items<'t>(b: &'t [u8], array: Option<Member>, mut each: impl FnMut(Cow<'t, str>)) {
+    let Some(array) = array.filter(|a| b[a.value.start] == b'[') else { return };
+    let _ = json::array_items_bytes(b, array.value.start, |item: Span| {
+        if let Some(s) = json::str_at(b, item) {
+            each(s);
+        }
+    });
 }
 
 /// What the module does with one audit event.
-pub struct Verdict {
+pub struct Verdict<'t> {
     pub drop: bool,
+    /// The event's text (checked UTF-8) when it is kept.
+    pub text: &'t str,
     /// Index of the deciding rule; `None` when no rule matched (level None).
     pub rule: Option<usize>,
     /// Something was removed (bodies, managedFields).
@@ -154,33 +185,57 @@ impl KubeAudit {
 
     /// Decides an event and fills `edits` with the changes to its object. Returns `None`
     /// when the object at `start` is not an audit event.
-    pub fn process(
+    /// Decides the event at `start` of `b` and, when it is kept, fills `edits` with the
+    /// changes to its object. `Ok(None)`: not an audit event. `Err`: an event the module
+    /// cannot rewrite (invalid JSON or UTF-8), to pass through untouched.
+    ///
+    /// A dropped event is read only as far as the decision needs (see
+    /// [`EventMembers::decidable`]); a kept one is read, and checked, to its end.
+    pub fn process<'t>(
         &self,
-        text: &str,
+        b: &'t [u8],
         start: usize,
         identity: &Identity,
         edits: &mut Edits,
         review: &mut Vec<&'static str>,
         actor_out: &mut Vec<u8>,
-    ) -> Option<Verdict> {
-        let e = EventMembers::read(text, start).ok()?;
-        if !e.is_audit_event(text) {
-            return None;
+    ) -> Result<Option<Verdict<'t>>, PassReason> {
+        let mut members = Skim::over(b, start).ok_or(PassReason::NotJson)?;
+        let mut e = EventMembers::default();
+        let need_code = !self.omit_response_codes.is_empty();
+        let complete = e.absorb(b, &mut members, |e| e.decidable(need_code)).map_err(|_| PassReason::NotJson)?;
+        if !e.is_audit_event(b) {
+            return Ok(None);
         }
-        let s = |m: &Option<Member>| m.and_then(|m| json::as_str(text, m.value)).unwrap_or_default();
-        let username = string_member(text, e.user, "username").unwrap_or_default();
-        let groups = string_items(text, e.user, "groups");
-        let group_refs: Vec<&str> = groups.iter().map(|g| g.as_ref()).collect();
-        let verb = s(&e.verb);
-        let request_uri = s(&e.request_uri);
+        let [username, groups] = object_members(b, e.user, [b"username", b"groups"]);
+        let username = str_value(b, username).unwrap_or_default();
+        // Groups are borrowed into a fixed array; only escaped or very many groups allocate.
+        let mut inline = [""; 16];
+        let mut count = 0;
+        let mut spill: Vec<Cow<str>> = Vec::new();
+        string_items(b, groups, |group| match group {
+            Cow::Borrowed(g) if count < inline.len() => {
+                inline[count] = g;
+                count += 1;
+            }
+            other => spill.push(other),
+        });
+        let spilled: Vec<&str>;
+        let group_refs: &[&str] = if spill.is_empty() {
+            &inline[..count]
+        } else {
+            spilled = inline[..count].iter().copied().chain(spill.iter().map(|g| g.as_ref())).collect();
+            &spilled
+        };
+        let verb = str_value(b, e.verb).unwrap_or_default();
+        let request_uri = str_value(b, e.request_uri).unwrap_or_default();
         let path = request_uri.split('?').next().unwrap_or_default();
-        let object_ref = e.object_ref.filter(|o| o.value.of(text).starts_with('{'));
-        let field = |name: &str| string_member(text, object_ref, name).unwrap_or_default();
-        let (api_group, resource, subresource, namespace, name) =
-            (field("apiGroup"), field("resource"), field("subresource"), field("namespace"), field("name"));
+        let object_ref = e.object_ref.filter(|o| b[o.value.start] == b'{');
+        let fields = object_members(b, object_ref, [b"apiGroup", b"resource", b"subresource", b"namespace", b"name"]);
+        let [api_group, resource, subresource, namespace, name] = fields.map(|m| str_value(b, m).unwrap_or_default());
         let attrs = Attributes {
             username: &username,
-            groups: &group_refs,
+            groups: group_refs,
             verb: &verb,
             resource: object_ref.map(|_| ResourceAttributes {
                 api_group: &api_group,
@@ -192,16 +247,23 @@ impl KubeAudit {
             path,
         };
         let decision = self.policy.evaluate(&attrs);
-        let code = e
-            .response_status
-            .filter(|m| m.value.of(text).starts_with('{'))
-            .and_then(|m| json::find_member(text, m.value.start, "code").ok().flatten())
-            .and_then(|m| m.value.of(text).parse::<u16>().ok());
-        let stage = Stage::parse(&s(&e.stage));
+        let [code] = object_members(b, e.response_status, [b"code"]);
+        let code = raw(b, code).and_then(|c| std::str::from_utf8(c).ok()?.parse::<u16>().ok());
+        let stage = str_value(b, e.stage).and_then(|s| Stage::parse(&s));
         let omitted_stage = stage.is_some_and(|st| decision.omit_stages.contains(st));
         let omitted_code = code.is_some_and(|c| self.omit_response_codes.contains(&c));
         if decision.level == Level::None || omitted_stage || omitted_code {
-            return Some(Verdict { drop: true, rule: decision.rule, stripped: false });
+            return Ok(Some(Verdict { drop: true, rule: decision.rule, stripped: false, text: "" }));
+        }
+
+        // Kept: the output is built from the record's text, so all of it must be valid.
+        let text = std::str::from_utf8(b).map_err(|_| PassReason::NotUtf8)?;
+        let end = json::skip_value(b, start).map_err(|_| PassReason::NotJson)?;
+        if !b[end..].iter().all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
+            return Err(PassReason::NotJson);
+        }
+        if !complete {
+            e.absorb(b, &mut members, |_| false).map_err(|_| PassReason::NotJson)?;
         }
         let stripped = self.strip(text, &e, &decision, edits);
 
@@ -224,8 +286,8 @@ impl KubeAudit {
         {
             review.push(flags::RBAC_CHANGE);
         }
-        let forbidden =
-            string_member(text, e.annotations, "authorization.k8s.io/decision").as_deref() == Some("forbid");
+        let [decision_note] = object_members(b, e.annotations, [b"authorization.k8s.io/decision"]);
+        let forbidden = raw(b, decision_note) == Some(b"\"forbid\"");
         if matches!(code, Some(401 | 403)) || forbidden {
             review.push(flags::AUTH_FAILURE);
         }
@@ -237,19 +299,15 @@ impl KubeAudit {
         }
 
         // The actor, and the impersonated one.
-        write_actor(actor_out, &identity.actor(&username), None);
-        if let Some(imp) = string_member(text, e.impersonated_user, "username") {
-            let inner = {
-                let mut v = Vec::new();
-                write_actor(&mut v, &identity.actor(&imp), None);
-                v
-            };
+        write_actor(actor_out, &identity.actor(&username));
+        let [impersonated] = object_members(b, e.impersonated_user, [b"username"]);
+        if let Some(imp) = str_value(b, impersonated) {
             actor_out.pop();
             actor_out.extend_from_slice(b",\"impersonated\":");
-            actor_out.extend_from_slice(&inner);
+            write_actor(actor_out, &identity.actor(&imp));
             actor_out.push(b'}');
         }
-        Some(Verdict { drop: false, rule: decision.rule, stripped })
+        Ok(Some(Verdict { drop: false, rule: decision.rule, stripped, text }))
     }
 
     /// Removes what the decided level does not keep; returns whether anything was removed.
@@ -317,7 +375,7 @@ fn has_managed_fields(text: &str, body: Span) -> bool {
     body.of(text).contains("\"managedFields\"")
 }
 
-fn write_actor(out: &mut Vec<u8>, actor: &Actor, _unused: Option<()>) {
+fn write_actor(out: &mut Vec<u8>, actor: &Actor) {
     out.extend_from_slice(b"{\"kind\":");
     json::write_str(out, actor.kind.as_str());
     if let Some(email) = &actor.email {
