@@ -20,3 +20,4 @@ pub mod kubeaudit;
 pub mod module;
 pub mod msgpack;
 pub mod policy;
+pub mod yaml;

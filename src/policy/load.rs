@@ -3,8 +3,8 @@
 use serde::Deserialize;
 
 use super::StageSet;
-use super::locate::{Locator, Seg};
 use super::{Decision, Extensions, GroupResources, Level, Pattern, Policy, PolicyError, PolicyWarning, Rule, Stage};
+use crate::yaml::{self, Document, Seg};
 use std::fmt;
 
 // Field names follow `k8s.io/apiserver/pkg/apis/audit/v1` (types.go). Unknown keys are kept
@@ -110,25 +110,22 @@ fn push_segments(p: &serde_ignored::Path, out: &mut Vec<Seg>) {
     }
 }
 
-fn yaml_error(e: &serde_yaml_ng::Error) -> PolicyError {
-    let text = e.to_string();
-    // The line is reported separately; drop the parser's own " at line L column C".
-    let message = match (e.location(), text.rfind(" at line ")) {
-        (Some(_), Some(at)) => &text[..at],
-        _ => &text,
-    };
-    PolicyError { line: e.location().map(|l| l.line()), message: format!("cannot read the policy: {message}") }
-}
-
 struct Loader<'t> {
     origin: &'t str,
-    loc: Locator<'t>,
+    doc: &'t Document,
+    /// Where the policy sits in the document (inline in audit-sieve.yaml, or the root).
+    prefix: &'t [Seg],
     warnings: Vec<PolicyWarning>,
 }
 
 impl Loader<'_> {
+    fn line(&self, path: &[Seg]) -> Option<usize> {
+        let full: Vec<Seg> = self.prefix.iter().chain(path).cloned().collect();
+        self.doc.line(&full)
+    }
+
     fn error(&self, path: &[Seg], message: String) -> PolicyError {
-        PolicyError { line: self.loc.line(path), message }
+        PolicyError { line: self.line(path), message }
     }
 
     fn rule_error(&self, i: usize, tail: &[Seg], message: impl fmt::Display) -> PolicyError {
@@ -136,24 +133,35 @@ impl Loader<'_> {
     }
 
     fn warn(&mut self, path: &[Seg], rule: Option<(usize, Level)>, message: String) {
-        let line = self.loc.line(path);
+        let line = self.line(path);
         self.warnings.push(PolicyWarning { origin: self.origin.to_owned(), line, rule, message });
     }
 }
 
 pub(super) fn load(text: &str, origin: &str, ext: Extensions) -> Result<(Policy, Vec<PolicyWarning>), PolicyError> {
-    let mut ld = Loader { origin, loc: Locator::new(text), warnings: Vec::new() };
-    if text.lines().map(str::trim).all(|l| l.is_empty() || l.starts_with('#') || l == "---") {
+    let doc = yaml::parse(text)
+        .map_err(|e| PolicyError { line: e.line, message: format!("cannot read the policy: {}", e.message) })?;
+    load_node(&doc, &[], origin, ext)
+}
+
+/// Loads the policy at `prefix` of a parsed document.
+pub(super) fn load_node(
+    doc: &Document,
+    prefix: &[Seg],
+    origin: &str,
+    ext: Extensions,
+) -> Result<(Policy, Vec<PolicyWarning>), PolicyError> {
+    let mut ld = Loader { origin, doc, prefix, warnings: Vec::new() };
+    if yaml::node(&doc.value, prefix).is_none_or(|v| v.is_null()) {
         return Err(PolicyError { line: None, message: "the policy is empty".to_owned() });
     }
     let mut ignored = Vec::new();
-    let de = serde_yaml_ng::Deserializer::from_str(text);
-    let raw: RawPolicy = serde_ignored::deserialize(de, |p| {
+    let raw: RawPolicy = yaml::from_node_ignoring(doc, prefix, |p| {
         let mut segs = Vec::new();
         push_segments(&p, &mut segs);
         ignored.push(segs);
     })
-    .map_err(|e| yaml_error(&e))?;
+    .map_err(|e| PolicyError { line: e.line, message: format!("cannot read the policy: {}", e.message) })?;
 
     check_header(&raw, &mut ld, ext)?;
     let raw_rules = raw.rules.as_deref().unwrap_or_default();

@@ -11,7 +11,6 @@
 use std::fmt;
 
 mod load;
-mod locate;
 #[cfg(test)]
 mod tests;
 
@@ -293,6 +292,17 @@ impl Policy {
     /// Loads and validates a policy; `origin` names the text in warnings.
     pub fn from_yaml(text: &str, origin: &str, ext: Extensions) -> Result<(Policy, Vec<PolicyWarning>), PolicyError> {
         load::load(text, origin, ext)
+    }
+
+    /// Loads the policy found at `prefix` of an already parsed YAML document (a policy
+    /// written inline in `audit-sieve.yaml`); lines in messages are the document's.
+    pub fn from_node(
+        doc: &crate::yaml::Document,
+        prefix: &[crate::yaml::Seg],
+        origin: &str,
+        ext: Extensions,
+    ) -> Result<(Policy, Vec<PolicyWarning>), PolicyError> {
+        load::load_node(doc, prefix, origin, ext)
     }
 
     /// Decides a request; allocation-free.

@@ -407,7 +407,7 @@ fn errors_have_lines() {
             Some(5),
             "cannot read the policy: rules[0].users: invalid type",
         ),
-        ("apiVersion: audit.k8s.io/v1\nkind: Policy\n".to_owned(), None, "the policy has no rules"),
+        ("apiVersion: audit.k8s.io/v1\nkind: Policy\n".to_owned(), Some(1), "the policy has no rules"),
         ("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules: []\n".to_owned(), Some(3), "the policy has no rules"),
         (
             "apiVersion: audit.k8s.io/v1\nkind: Policy\n\nrule:\n- level: None\n".to_owned(),
@@ -430,11 +430,11 @@ fn errors_have_lines() {
 }
 
 #[test]
-fn locator_handles_block_styles() {
-    use locate::{Locator, Seg};
+fn lines_in_messages_follow_block_styles() {
+    use crate::yaml::Seg;
     let text = "# c\nkind: Policy\nrules:\n# x\n- level: None\n  resources:\n    - group: a\n\n      resources: [x]\n\
                 - level: Metadata\n  users:\n  - a\nomitStages:\n  - Panic\n";
-    let loc = Locator::new(text);
+    let loc = crate::yaml::parse(text).unwrap();
     let k = |s: &str| Seg::Key(s.to_owned());
     assert_eq!(loc.line(&[k("kind")]), Some(2));
     assert_eq!(loc.line(&[k("rules"), Seg::Index(1)]), Some(10));
