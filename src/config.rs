@@ -294,7 +294,11 @@ impl Config {
         }
         for (i, rule) in self.auditd.drop.iter().enumerate() {
             if let Err(why) = rule.validate() {
-                return Err(ConfigError::new(file, line_of_list_item(text, "drop", i), format!("auditd.drop[{i}]: {why}")));
+                return Err(ConfigError::new(
+                    file,
+                    line_of_list_item(text, "drop", i),
+                    format!("auditd.drop[{i}]: {why}"),
+                ));
             }
         }
         Ok(())
@@ -466,7 +470,11 @@ mod tests {
         assert_eq!(f.exclude_users, vec!["app"]);
         let cases = [
             ("auditd:\n  drop:\n    - comm: [cron]\n    - commm: [x]\n", Some(4), "unknown field `commm`"),
-            ("auditd:\n  drop:\n    - comm: [cron]\n    - {}\n", Some(4), "auditd.drop[1]: auditd drop rule has no condition"),
+            (
+                "auditd:\n  drop:\n    - comm: [cron]\n    - {}\n",
+                Some(4),
+                "auditd.drop[1]: auditd drop rule has no condition",
+            ),
             ("auditd:\n  drop:\n  - key: [k]\n  - exe:\n      - /bin/x\n  - {}\n", Some(6), "auditd.drop[2]"),
             ("auditd:\n  drop:\n    - comm: []\n", Some(3), "`comm` is an empty list"),
             ("auditd:\n  drop: [{}]\n", Some(2), "auditd.drop[0]: auditd drop rule has no condition"),

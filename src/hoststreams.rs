@@ -143,7 +143,10 @@ impl HostStreams {
             auditd: config.auditd.enabled,
             pgaudit: config.pgaudit.enabled,
             shared_accounts: config.authlog.shared_accounts.clone(),
-            brute_force: BruteForce::new(config.authlog.brute_force.failures, config.authlog.brute_force.window_seconds),
+            brute_force: BruteForce::new(
+                config.authlog.brute_force.failures,
+                config.authlog.brute_force.window_seconds,
+            ),
             auditd_filter,
             pgaudit_filter: config.pgaudit.filter.clone(),
         })
@@ -341,9 +344,8 @@ impl HostStreams {
             && let Some(ip) = e.ip
         {
             // A `message repeated N times` line stands for N failures.
-            let fired = (0..e.repeat.max(1)).fold(false, |fired, _| {
-                self.brute_force.observe_failure(ip, f64::from(time_sec)) || fired
-            });
+            let fired = (0..e.repeat.max(1))
+                .fold(false, |fired, _| self.brute_force.observe_failure(ip, f64::from(time_sec)) || fired);
             if fired {
                 out.review.push(flags::BRUTE_FORCE);
             }
@@ -590,7 +592,12 @@ mod tests {
     use super::*;
     use crate::config::Source;
 
-    fn run(config: &str, record: &str, time: u32, hs: &mut HostStreams) -> Option<(Verdict, String, Vec<&'static str>)> {
+    fn run(
+        config: &str,
+        record: &str,
+        time: u32,
+        hs: &mut HostStreams,
+    ) -> Option<(Verdict, String, Vec<&'static str>)> {
         let config = Config::parse(config, "a.yaml").unwrap();
         let identity = Identity::new(&config.identity, &Source::Defaults).unwrap();
         let start = json::validate_object(record).unwrap();
@@ -653,8 +660,8 @@ mod tests {
     #[test]
     fn unparsed_lines_of_a_known_stream_are_tagged_only() {
         let mut hs = streams("");
-        let (v, out, review) = run("", r#"{"ident":"sshd","message":"Server listening on :: port 22."}"#, 0, &mut hs)
-            .unwrap();
+        let (v, out, review) =
+            run("", r#"{"ident":"sshd","message":"Server listening on :: port 22."}"#, 0, &mut hs).unwrap();
         assert_eq!(v, Verdict::Keep(AUTHLOG));
         assert_eq!(out, r#"{"ident":"sshd","message":"Server listening on :: port 22."}"#);
         assert!(review.is_empty());
