@@ -64,7 +64,7 @@ fn run_native(config_dir: &Path, records: &[Vec<u8>]) -> f64 {
     let start = Instant::now();
     let mut kept = 0usize;
     for r in records {
-        if module.filter_json(r) == Reply::Output {
+        if module.filter_json(r, 0) == Reply::Output {
             kept += module.output().len();
         }
     }

@@ -65,7 +65,7 @@ const SKIP_RECORD: *const u8 = usize::MAX as *const u8;
 pub unsafe extern "C" fn audit_sieve(
     _tag: *const u8,
     _tag_len: u32,
-    _time_sec: u32,
+    time_sec: u32,
     _time_nsec: u32,
     record: *const u8,
     record_len: u32,
@@ -73,7 +73,7 @@ pub unsafe extern "C" fn audit_sieve(
     let m = module();
     // SAFETY: per this function's contract.
     let record = unsafe { input(record, record_len) };
-    m.filter_json(record);
+    m.filter_json(record, time_sec);
     m.output().as_ptr()
 }
 
@@ -85,7 +85,7 @@ pub unsafe extern "C" fn audit_sieve(
 pub unsafe extern "C" fn audit_sieve_msgpack(
     _tag: *const u8,
     _tag_len: u32,
-    _time_sec: u32,
+    time_sec: u32,
     _time_nsec: u32,
     record: *const u8,
     record_len: u32,
@@ -93,7 +93,7 @@ pub unsafe extern "C" fn audit_sieve_msgpack(
     let m = module();
     // SAFETY: per this function's contract.
     let record = unsafe { input(record, record_len) };
-    match m.filter_msgpack(record) {
+    match m.filter_msgpack(record, time_sec) {
         Reply::Drop => SKIP_RECORD,
         Reply::Output => m.output().as_ptr(),
     }

@@ -163,8 +163,9 @@ impl Default for BruteForceRule {
 #[serde(deny_unknown_fields, default)]
 pub struct Auditd {
     pub enabled: bool,
-    /// Drop rules; a record matching any rule is dropped.
-    pub drop: Vec<serde_yaml_ng::Value>,
+    /// Drop rules; a record matching any rule is dropped, and so are the records of the
+    /// same event that follow it (see [`crate::streams::auditd::AuditdFilter`]).
+    pub drop: Vec<crate::streams::auditd::DropRule>,
 }
 
 impl Default for Auditd {
@@ -177,7 +178,8 @@ impl Default for Auditd {
 #[serde(deny_unknown_fields, default)]
 pub struct PgAudit {
     pub enabled: bool,
-    pub filter: Option<serde_yaml_ng::Value>,
+    /// Which records to keep; records the filter does not keep are dropped.
+    pub filter: Option<crate::streams::pgaudit::PgAuditFilter>,
 }
 
 impl Default for PgAudit {
@@ -290,6 +292,15 @@ impl Config {
                 "authlog.brute_force: failures and window_seconds must be above 0",
             ));
         }
+        for (i, rule) in self.auditd.drop.iter().enumerate() {
+            if let Err(why) = rule.validate() {
+                return Err(ConfigError::new(
+                    file,
+                    line_of_list_item(text, "drop", i),
+                    format!("auditd.drop[{i}]: {why}"),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -328,6 +339,42 @@ pub fn field_path(path: &str) -> Vec<String> {
 /// The 1-based line of the first `key:` in the text, for errors found after parsing.
 fn line_of_key(text: &str, key: &str) -> Option<usize> {
     text.lines().position(|l| l.trim_start().strip_prefix(key).is_some_and(|rest| rest.starts_with(':'))).map(|i| i + 1)
+}
+
+/// The 1-based line of item `index` of the block sequence under the first `key:`; the
+/// line of `key:` itself when the list is written inline (`drop: [{comm: [cron]}]`).
+fn line_of_list_item(text: &str, key: &str, index: usize) -> Option<usize> {
+    let at = line_of_key(text, key)?;
+    let key_line = text.lines().nth(at - 1)?;
+    if !key_line.split_once(':').is_some_and(|(_, rest)| rest.trim().is_empty() || rest.trim_start().starts_with('#')) {
+        return Some(at);
+    }
+    let mut indent = None;
+    let mut seen = 0;
+    for (i, line) in text.lines().enumerate().skip(at) {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let this = line.len() - trimmed.len();
+        if !trimmed.starts_with('-') {
+            if indent.is_none_or(|d| this <= d) {
+                break;
+            }
+            continue;
+        }
+        match indent {
+            None => indent = Some(this),
+            Some(d) if this < d => break,
+            Some(d) if this > d => continue,
+            Some(_) => {}
+        }
+        if seen == index {
+            return Some(i + 1);
+        }
+        seen += 1;
+    }
+    Some(at)
 }
 
 /// Where the configuration came from, for messages and relative paths.
@@ -405,6 +452,38 @@ mod tests {
             assert_eq!(e.line(), line, "{text}: {e}");
             assert!(e.message().contains(want), "{text}: got `{}`", e.message());
             assert!(e.to_string().starts_with("/etc/fb/audit-sieve.yaml:"), "{e}");
+        }
+    }
+
+    #[test]
+    fn stream_rules_are_read_and_checked() {
+        let c = Config::parse(
+            "auditd:\n  drop:\n    - comm: [cron]\n    - {type: [PROCTITLE], key: [\"*noise\"]}\npgaudit:\n  filter:\n    include_objects: [app.users]\n    commands: [INSERT, UPDATE, DELETE]\n    exclude_users: [app]\n",
+            "a.yaml",
+        )
+        .unwrap();
+        assert_eq!(c.auditd.drop.len(), 2);
+        assert_eq!(c.auditd.drop[0].comm.as_deref(), Some(&["cron".to_owned()][..]));
+        assert_eq!(c.auditd.drop[1].record_type.as_deref(), Some(&["PROCTITLE".to_owned()][..]));
+        let f = c.pgaudit.filter.unwrap();
+        assert_eq!(f.include_objects, vec!["app.users"]);
+        assert_eq!(f.exclude_users, vec!["app"]);
+        let cases = [
+            ("auditd:\n  drop:\n    - comm: [cron]\n    - commm: [x]\n", Some(4), "unknown field `commm`"),
+            (
+                "auditd:\n  drop:\n    - comm: [cron]\n    - {}\n",
+                Some(4),
+                "auditd.drop[1]: auditd drop rule has no condition",
+            ),
+            ("auditd:\n  drop:\n  - key: [k]\n  - exe:\n      - /bin/x\n  - {}\n", Some(6), "auditd.drop[2]"),
+            ("auditd:\n  drop:\n    - comm: []\n", Some(3), "`comm` is an empty list"),
+            ("auditd:\n  drop: [{}]\n", Some(2), "auditd.drop[0]: auditd drop rule has no condition"),
+            ("pgaudit:\n  filter:\n    include_object: [x]\n", Some(3), "unknown field `include_object`"),
+        ];
+        for (text, line, want) in cases {
+            let e = Config::parse(text, "/etc/fb/audit-sieve.yaml").unwrap_err();
+            assert_eq!(e.line(), line, "{text}: {e}");
+            assert!(e.message().contains(want), "{text}: got `{}`", e.message());
         }
     }
 

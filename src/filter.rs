@@ -6,6 +6,7 @@
 //! rule can drop a record.
 
 use crate::config::{Config, ConfigError, Source, field_path};
+use crate::hoststreams::{HostStreams, Verdict};
 use crate::identity::Identity;
 use crate::json::{self, Edits};
 use crate::kubeaudit::KubeAudit;
@@ -77,6 +78,7 @@ pub struct Engine {
     max_record_bytes: usize,
     identity: Identity,
     pub kubeaudit: Option<KubeAudit>,
+    hoststreams: HostStreams,
 }
 
 /// The stream names written to the stream field.
@@ -107,6 +109,7 @@ impl Engine {
             review: field_path(&config.fields.review),
             actor: field_path(&config.fields.actor),
         };
+        let hoststreams = HostStreams::new(config).map_err(|e| ConfigError::new(source_name(source), None, e))?;
         let engine = Engine {
             fields,
             cluster_name: config.cluster.name.clone(),
@@ -114,6 +117,7 @@ impl Engine {
             max_record_bytes: config.limits.max_record_bytes,
             identity,
             kubeaudit,
+            hoststreams,
         };
         Ok((engine, warnings))
     }
@@ -123,7 +127,8 @@ impl Engine {
     }
 
     /// Processes one JSON record. On [`Outcome::Rewritten`] the new record is in `out`.
-    pub fn process_json(&mut self, record: &[u8], out: &mut Vec<u8>) -> Outcome {
+    /// `time_sec` is the record time Fluent Bit passes (used by the brute-force window).
+    pub fn process_json(&mut self, record: &[u8], time_sec: u32, out: &mut Vec<u8>) -> Outcome {
         if record.len() > self.max_record_bytes {
             return Outcome::PassThrough(PassReason::TooLarge);
         }
@@ -159,7 +164,26 @@ impl Engine {
                 return outcome;
             }
         }
-        Outcome::Unchanged
+        self.host_stream(text, start, time_sec, out)
+    }
+
+    /// sshd/sudo/su, auditd and pgaudit lines (see [`crate::hoststreams`]).
+    fn host_stream(&mut self, text: &str, start: usize, time_sec: u32, out: &mut Vec<u8>) -> Outcome {
+        let mut edits = Edits::default();
+        let (mut review, mut actor) = (Vec::new(), Vec::new());
+        match self.hoststreams.process(text, start, time_sec, &self.identity, &mut edits, &mut review, &mut actor) {
+            None => Outcome::Unchanged,
+            Some(Verdict::Drop) => Outcome::Drop,
+            Some(Verdict::Keep(stream)) => {
+                self.common_fields(text, start, None, stream, &review, &actor, &mut edits);
+                out.clear();
+                if json::rewrite_object(text, start, &edits, out).is_err() {
+                    out.clear();
+                    return Outcome::PassThrough(PassReason::NotJson);
+                }
+                Outcome::Rewritten
+            }
+        }
     }
 
     /// Handles a Kubernetes audit event at `start` of `b`; `Ok(None)` if it is not one.
@@ -259,6 +283,13 @@ impl Engine {
             list.push(b']');
             edits.set_path(&self.fields.review, list);
         }
+    }
+}
+
+fn source_name(source: &Source) -> String {
+    match source {
+        Source::File(p) => p.display().to_string(),
+        Source::Defaults => "audit-sieve.yaml".to_owned(),
     }
 }
 

@@ -14,10 +14,12 @@
 mod abi;
 pub mod config;
 pub mod filter;
+pub mod hoststreams;
 pub mod identity;
 pub mod json;
 pub mod kubeaudit;
 pub mod module;
 pub mod msgpack;
 pub mod policy;
+pub mod streams;
 pub mod yaml;

@@ -157,10 +157,10 @@ impl Module {
     }
 
     /// `Event_Format json`: the record is JSON text; an empty reply drops it.
-    pub fn filter_json(&mut self, record: &[u8]) -> Reply {
+    pub fn filter_json(&mut self, record: &[u8], time_sec: u32) -> Reply {
         self.begin(record.len());
         let outcome = match self.engine.as_mut() {
-            Some(engine) => engine.process_json(record, &mut self.work),
+            Some(engine) => engine.process_json(record, time_sec, &mut self.work),
             None => Outcome::PassThrough(PassReason::ConfigError),
         };
         self.count(outcome);
@@ -183,7 +183,7 @@ impl Module {
     /// `Event_Format msgpack`: the record is a msgpack map. The reply is msgpack that
     /// must hold no 0x00 byte (Fluent Bit reads it with `strlen`); a record that would is
     /// returned as the NUL-free envelope (see [`crate::msgpack`]).
-    pub fn filter_msgpack(&mut self, record: &[u8]) -> Reply {
+    pub fn filter_msgpack(&mut self, record: &[u8], time_sec: u32) -> Reply {
         self.begin(record.len());
         let converted = msgpack::to_json(record, &mut self.json_in);
         let outcome = match (&converted, self.engine.as_mut()) {
@@ -191,7 +191,7 @@ impl Module {
             (_, Some(engine)) if record.len() > engine.max_record_bytes() => Outcome::PassThrough(PassReason::TooLarge),
             (Err(msgpack::MsgpackError::NotAMap), _) => Outcome::PassThrough(PassReason::NotAMap),
             (Err(_), _) => Outcome::PassThrough(PassReason::NotRepresentable),
-            (Ok(()), Some(engine)) => engine.process_json(&self.json_in, &mut self.work),
+            (Ok(()), Some(engine)) => engine.process_json(&self.json_in, time_sec, &mut self.work),
         };
         self.count(outcome);
         match outcome {

@@ -1,0 +1,669 @@
+//! Host audit streams: finds the audit line in a record, whatever input produced it,
+//! recognises its stream (`authlog`: sshd, sudo, su; `auditd`; `pgaudit`), applies the
+//! stream's rules and writes the parsed fields.
+//!
+//! Where the line is looked for (one pass over the record's top-level members):
+//! * `log` / `message`: a raw line (tail of `/var/log/auth.log`, `/var/log/secure`,
+//!   `audit.log`, a PostgreSQL log), in syslog framing or not;
+//! * `ident` + `message` (Fluent Bit's syslog parsers), with `host` and `pid`;
+//! * `SYSLOG_IDENTIFIER` or `_COMM` + `MESSAGE` (systemd input, also with
+//!   `Strip_Underscores`: `COMM`), with `_HOSTNAME` and `_PID`; kernel audit messages
+//!   (`audit: type=1300 audit(...)`) in `MESSAGE`;
+//! * `exec`: a line of `ausearch` output read by the exec input;
+//! * `record.message` (CloudNativePG's JSON log), with `record.user_name` as the database
+//!   user.
+//!
+//! Nothing is looked at unless the record has one of these members, and each line is
+//! parsed once. A line of a known stream that does not parse is tagged with the stream
+//! and otherwise left alone; only a configured rule drops a record.
+
+use crate::config::Config;
+use crate::identity::Identity;
+use crate::json::{self, Edits, Span};
+use crate::streams::auditd::{self, AuditLine, AuditRecord, AuditdFilter};
+use crate::streams::bruteforce::BruteForce;
+use crate::streams::pgaudit::{self, PgAuditFilter, PgAuditRecord};
+use crate::streams::sudo::{self, SudoEvent, Tool};
+use crate::streams::{ssh, syslog};
+use std::borrow::Cow;
+
+/// The stream names written to the stream field.
+pub const AUTHLOG: &str = "authlog";
+pub const AUDITD: &str = "auditd";
+pub const PGAUDIT: &str = "pgaudit";
+
+/// Review flags this module raises.
+pub mod flags {
+    pub const AUTH_FAILURE: &str = "auth_failure";
+    pub const UNKNOWN_KEY: &str = "unknown_key";
+    pub const ROOT_SHELL: &str = "root_shell";
+    pub const SUDO_FAILURE: &str = "sudo_failure";
+    pub const BRUTE_FORCE: &str = "brute_force";
+}
+
+/// What to do with a record of a host stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// A configured rule (auditd drop rule, pgaudit filter) asked for it.
+    Drop,
+    /// Keep it, with the stream name; the parsed fields are in the edits.
+    Keep(&'static str),
+}
+
+/// The rules of the host streams and the state they keep between records.
+pub struct HostStreams {
+    authlog: bool,
+    auditd: bool,
+    pgaudit: bool,
+    shared_accounts: Vec<String>,
+    /// Failures per source address. Lives as long as the module instance: Fluent Bit
+    /// before 4.1 creates one per chunk, so there the counts start over with each chunk.
+    brute_force: BruteForce,
+    auditd_filter: Option<AuditdFilter>,
+    pgaudit_filter: Option<PgAuditFilter>,
+}
+
+/// The members a host stream can come in, found in one pass.
+#[derive(Default)]
+struct Shape {
+    log: Option<Span>,
+    message: Option<Span>,
+    exec: Option<Span>,
+    ident: Option<Span>,
+    /// `SYSLOG_IDENTIFIER`, else `_COMM` / `COMM`.
+    journal_ident: Option<Span>,
+    journal_comm: Option<Span>,
+    journal_message: Option<Span>,
+    host: Option<Span>,
+    pid: Option<Span>,
+    record: Option<Span>,
+}
+
+impl Shape {
+    fn read(text: &str, start: usize) -> Option<Shape> {
+        let mut shape = Shape::default();
+        let mut members = json::Members::new(text, start).ok()?;
+        let mut any = false;
+        while let Ok(Some(m)) = members.next_member() {
+            let slot = match m.key.of(text) {
+                "log" => &mut shape.log,
+                "message" => &mut shape.message,
+                "exec" => &mut shape.exec,
+                "ident" => &mut shape.ident,
+                "SYSLOG_IDENTIFIER" => &mut shape.journal_ident,
+                "_COMM" | "COMM" => &mut shape.journal_comm,
+                "MESSAGE" => &mut shape.journal_message,
+                "host" | "_HOSTNAME" | "HOSTNAME" => {
+                    shape.host.get_or_insert(m.value);
+                    continue;
+                }
+                "pid" | "_PID" | "PID" => {
+                    shape.pid.get_or_insert(m.value);
+                    continue;
+                }
+                "record" => &mut shape.record,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(m.value);
+                any = true;
+            }
+        }
+        any.then_some(shape)
+    }
+}
+
+/// Where a line came from, for the fields that go with it.
+#[derive(Default)]
+struct Origin<'a> {
+    host: Option<Cow<'a, str>>,
+    program: Option<Cow<'a, str>>,
+    pid: Option<Cow<'a, str>>,
+    syslog_time: Option<&'a str>,
+    /// `record.user_name` of a CloudNativePG log.
+    db_user: Option<Cow<'a, str>>,
+}
+
+/// The parsed output, ready to be written.
+struct Out<'e> {
+    edits: &'e mut Edits,
+    review: &'e mut Vec<&'static str>,
+    actor: &'e mut Vec<u8>,
+}
+
+impl HostStreams {
+    pub fn new(config: &Config) -> Result<HostStreams, String> {
+        let auditd_filter = if config.auditd.drop.is_empty() {
+            None
+        } else {
+            Some(AuditdFilter::new(config.auditd.drop.clone()).map_err(|e| format!("auditd.drop: {e}"))?)
+        };
+        Ok(HostStreams {
+            authlog: config.authlog.enabled,
+            auditd: config.auditd.enabled,
+            pgaudit: config.pgaudit.enabled,
+            shared_accounts: config.authlog.shared_accounts.clone(),
+            brute_force: BruteForce::new(
+                config.authlog.brute_force.failures,
+                config.authlog.brute_force.window_seconds,
+            ),
+            auditd_filter,
+            pgaudit_filter: config.pgaudit.filter.clone(),
+        })
+    }
+
+    /// Handles the record at `start` of `text` if it carries a host stream line; `None`
+    /// when it does not. On [`Verdict::Keep`] the parsed fields are in `edits` (one object
+    /// member named after the stream), the review flags in `review` and the actor, when
+    /// known, in `actor`. `time_sec` is the record time, for the brute-force window.
+    #[allow(clippy::too_many_arguments)]
+    pub fn process(
+        &mut self,
+        text: &str,
+        start: usize,
+        time_sec: u32,
+        identity: &Identity,
+        edits: &mut Edits,
+        review: &mut Vec<&'static str>,
+        actor: &mut Vec<u8>,
+    ) -> Option<Verdict> {
+        if !(self.authlog || self.auditd || self.pgaudit) {
+            return None;
+        }
+        let shape = Shape::read(text, start)?;
+        let mut out = Out { edits, review, actor };
+        let string = |span: Option<Span>| span.and_then(|s| json::as_str(text, s));
+        let value = |span: Option<Span>| {
+            span.and_then(|s| match json::as_str(text, s) {
+                Some(v) => Some(v),
+                None => {
+                    let raw = s.of(text);
+                    raw.bytes().all(|b| b.is_ascii_digit()).then_some(Cow::Borrowed(raw))
+                }
+            })
+        };
+
+        // systemd input: the program is named, the message is the line.
+        if let Some(msg) = string(shape.journal_message) {
+            let program = string(shape.journal_ident).or_else(|| string(shape.journal_comm));
+            let origin = Origin { host: string(shape.host), pid: value(shape.pid), ..Origin::default() };
+            if let Some(v) = self.named(program, &msg, origin, time_sec, identity, &mut out) {
+                return Some(v);
+            }
+        }
+        // Syslog parsers: `ident` and `message`.
+        if let (Some(ident), Some(msg)) = (string(shape.ident), string(shape.message)) {
+            let origin = Origin { host: string(shape.host), pid: value(shape.pid), ..Origin::default() };
+            if let Some(v) = self.named(Some(ident), &msg, origin, time_sec, identity, &mut out) {
+                return Some(v);
+            }
+        }
+        for span in [shape.log, shape.message] {
+            if let Some(line) = string(span)
+                && let Some(v) = self.line(&line, time_sec, identity, &mut out)
+            {
+                return Some(v);
+            }
+        }
+        if let Some(line) = string(shape.exec)
+            && self.auditd
+        {
+            let line = line.trim_end_matches(['\n', '\r']);
+            if line.trim() == "----" {
+                // The separator between ausearch events: tagged, kept (no rule asked to drop it).
+                return Some(Verdict::Keep(AUDITD));
+            }
+            if let Some(v) = self.auditd_line(line, &Origin::default(), &mut out) {
+                return Some(v);
+            }
+        }
+        if let Some(record) = shape.record
+            && self.pgaudit
+            && record.of(text).starts_with('{')
+            && let Ok(Some(m)) = json::find_member(text, record.start, "message")
+            && let Some(msg) = json::as_str(text, m.value)
+            && msg.contains("AUDIT: ")
+        {
+            let db_user = json::find_member(text, record.start, "user_name")
+                .ok()
+                .flatten()
+                .and_then(|u| json::as_str(text, u.value));
+            let origin = Origin { db_user, ..Origin::default() };
+            return self.pgaudit_line(&msg, &origin, &mut out);
+        }
+        None
+    }
+
+    /// A message whose program is named by the input (syslog parser, systemd).
+    fn named<'a>(
+        &mut self,
+        program: Option<Cow<'a, str>>,
+        msg: &str,
+        mut origin: Origin<'a>,
+        time_sec: u32,
+        identity: &Identity,
+        out: &mut Out,
+    ) -> Option<Verdict> {
+        let program_name = program.as_deref().unwrap_or("");
+        if self.authlog && is_auth_program(program_name) {
+            let program = program?;
+            origin.program = Some(program);
+            return Some(self.auth(&origin, msg, time_sec, identity, out));
+        }
+        if self.auditd && (program_name == "kernel" || program_name == "audit" || program_name.starts_with("audisp"))
+            || msg.starts_with("audit: type=")
+        {
+            return self.auditd_line(msg, &origin, out);
+        }
+        if msg.contains("AUDIT: ") {
+            return self.pgaudit_line(msg, &origin, out);
+        }
+        None
+    }
+
+    /// A raw line from `log` or `message`.
+    fn line(&mut self, line: &str, time_sec: u32, identity: &Identity, out: &mut Out) -> Option<Verdict> {
+        let l = line.trim_start();
+        if l.starts_with("type=") || l.starts_with("node=") || l.starts_with("audit: type=") {
+            return self.auditd_line(l, &Origin::default(), out);
+        }
+        if l.contains("AUDIT: ")
+            && let Some(v) = self.pgaudit_line(l, &Origin::default(), out)
+        {
+            return Some(v);
+        }
+        let parsed = syslog::parse(l)?;
+        let origin = Origin {
+            host: parsed.host.map(Cow::Borrowed),
+            program: Some(Cow::Borrowed(parsed.ident)),
+            pid: None,
+            syslog_time: parsed.timestamp,
+            db_user: None,
+        };
+        if self.authlog && is_auth_program(parsed.ident) {
+            let mut origin = origin;
+            origin.pid = parsed.pid.map(|pid| Cow::Owned(pid.to_string()));
+            return Some(self.auth(&origin, parsed.message, time_sec, identity, out));
+        }
+        if self.auditd && parsed.message.contains("audit(") {
+            return self.auditd_line(parsed.message, &origin, out);
+        }
+        None
+    }
+
+    /// An sshd, sudo or su message. Always kept: a message that does not parse is tagged.
+    fn auth(&mut self, origin: &Origin, msg: &str, time_sec: u32, identity: &Identity, out: &mut Out) -> Verdict {
+        let program = origin.program.as_deref().unwrap_or("");
+        if ssh::is_sshd_ident(program) {
+            if let Some(event) = ssh::parse(msg) {
+                self.ssh(&event, origin, time_sec, identity, out);
+            }
+        } else {
+            let event = if program.starts_with("su") && !program.starts_with("sudo") {
+                sudo::parse_su(msg)
+            } else {
+                sudo::parse(msg)
+            };
+            if let Some(event) = event {
+                sudo_fields(&event, origin, out);
+            }
+        }
+        Verdict::Keep(AUTHLOG)
+    }
+
+    fn ssh(&mut self, e: &ssh::SshEvent, origin: &Origin, time_sec: u32, identity: &Identity, out: &mut Out) {
+        let mut o = Object::new(160);
+        o.str("outcome", e.outcome().as_str());
+        o.opt_str("user", e.user);
+        if e.invalid_user {
+            o.bool("invalid_user", true);
+        }
+        o.opt_str("source_ip", e.ip);
+        o.opt_str("source_host", e.client_host);
+        if let Some(p) = e.port {
+            o.int("port", u64::from(p));
+        }
+        o.opt_str("method", e.method);
+        o.opt_str("key_type", e.key_type);
+        o.opt_str("fingerprint", e.fingerprint);
+        if e.preauth {
+            o.bool("preauth", true);
+        }
+        o.opt_str("detail", e.detail);
+        if e.repeat > 1 {
+            o.int("repeat", u64::from(e.repeat));
+        }
+        o.origin(origin);
+        out.edits.append("ssh", o.finish());
+
+        let outcome = e.outcome();
+        if e.is_failure() || e.invalid_user {
+            out.review.push(flags::AUTH_FAILURE);
+        }
+        if e.is_failure()
+            && let Some(ip) = e.ip
+        {
+            // A `message repeated N times` line stands for N failures.
+            let fired = (0..e.repeat.max(1))
+                .fold(false, |fired, _| self.brute_force.observe_failure(ip, f64::from(time_sec)) || fired);
+            if fired {
+                out.review.push(flags::BRUTE_FORCE);
+            }
+        }
+        if outcome == ssh::Outcome::Accepted
+            && let Some(fp) = e.fingerprint
+        {
+            let user = e.user.unwrap_or("");
+            match person_for_key(identity, fp) {
+                Some(email) => {
+                    out.actor.clear();
+                    out.actor.extend_from_slice(b"{\"kind\":\"human\",\"email\":");
+                    json::write_str(out.actor, email);
+                    out.actor.extend_from_slice(b",\"account\":");
+                    json::write_str(out.actor, user);
+                    out.actor.push(b'}');
+                }
+                None if self.shared_accounts.iter().any(|a| a == user) => out.review.push(flags::UNKNOWN_KEY),
+                None => {}
+            }
+        }
+    }
+
+    /// An auditd line; `None` when it is not one.
+    fn auditd_line(&mut self, line: &str, origin: &Origin, out: &mut Out) -> Option<Verdict> {
+        if !self.auditd {
+            return None;
+        }
+        let rec = match auditd::parse(line) {
+            Some(AuditLine::Record(rec)) => rec,
+            // A separator inside a log line, or a line that looks like a record but does
+            // not parse: tagged, kept.
+            Some(AuditLine::Separator) => return Some(Verdict::Keep(AUDITD)),
+            None => {
+                let known = line.contains("type=") && line.contains("audit(");
+                return known.then_some(Verdict::Keep(AUDITD));
+            }
+        };
+        if let Some(filter) = self.auditd_filter.as_mut()
+            && filter.should_drop(&rec)
+        {
+            return Some(Verdict::Drop);
+        }
+        auditd_fields(&rec, origin, out);
+        Some(Verdict::Keep(AUDITD))
+    }
+
+    /// A pgaudit record; `None` when the text is not one.
+    fn pgaudit_line(&mut self, text: &str, origin: &Origin, out: &mut Out) -> Option<Verdict> {
+        if !self.pgaudit {
+            return None;
+        }
+        let Some(mut rec) = pgaudit::parse(text) else {
+            let at = text.find("AUDIT: ")?;
+            let rest = &text[at + 7..];
+            let known = rest.starts_with("SESSION,") || rest.starts_with("OBJECT,");
+            return known.then_some(Verdict::Keep(PGAUDIT));
+        };
+        if rec.db_user.is_none() {
+            rec.db_user = origin.db_user.as_deref();
+        }
+        if let Some(filter) = &self.pgaudit_filter
+            && !filter.keeps(&rec)
+        {
+            return Some(Verdict::Drop);
+        }
+        pgaudit_fields(&rec, origin, out);
+        Some(Verdict::Keep(PGAUDIT))
+    }
+}
+
+/// sshd, sudo and su under the names they log as.
+fn is_auth_program(name: &str) -> bool {
+    ssh::is_sshd_ident(name) || matches!(name, "sudo" | "su" | "su-l" | "sudo(pam_unix)" | "su(pam_unix)")
+}
+
+/// The person behind a key; older OpenSSH logs MD5 fingerprints without the `MD5:` prefix.
+fn person_for_key<'i>(identity: &'i Identity, fingerprint: &str) -> Option<&'i str> {
+    identity.person_for_key(fingerprint).or_else(|| {
+        let bare = !fingerprint.starts_with("SHA256:") && !fingerprint.starts_with("MD5:");
+        bare.then(|| identity.person_for_key(&format!("MD5:{fingerprint}"))).flatten()
+    })
+}
+
+fn sudo_fields(e: &SudoEvent, origin: &Origin, out: &mut Out) {
+    let mut o = Object::new(160);
+    o.str("tool", if e.tool == Tool::Sudo { "sudo" } else { "su" });
+    o.str("outcome", e.outcome.as_str());
+    o.opt_str("user", e.user);
+    o.opt_str("target_user", e.target_user);
+    o.opt_str("command", e.command);
+    o.opt_str("tty", e.tty);
+    o.opt_str("pwd", e.pwd);
+    o.opt_str("reason", e.reason);
+    if let Some(n) = e.attempts {
+        o.int("attempts", u64::from(n));
+    }
+    o.origin(origin);
+    out.edits.append("sudo", o.finish());
+    if e.is_failure() {
+        out.review.push(flags::AUTH_FAILURE);
+        out.review.push(flags::SUDO_FAILURE);
+    }
+    if e.root_shell() {
+        out.review.push(flags::ROOT_SHELL);
+    }
+}
+
+fn auditd_fields(rec: &AuditRecord, origin: &Origin, out: &mut Out) {
+    let mut o = Object::new(64 + rec.fields.len() * 16);
+    o.str("type", &rec.record_type);
+    if !rec.timestamp.is_empty() {
+        o.str("time", rec.timestamp);
+    }
+    o.int("serial", rec.serial);
+    o.opt_str("node", rec.node.or(origin.host.as_deref()));
+    // Each well-known field once, under its own name, in line order.
+    let mut seen: u64 = 0;
+    for (k, v) in &rec.fields {
+        if let Some(i) = auditd::OUTPUT_KEYS.iter().position(|n| n == k)
+            && i < 64
+            && seen & (1 << i) == 0
+        {
+            seen |= 1 << i;
+            o.str(k, v);
+        }
+    }
+    if !rec.argv.is_empty() {
+        o.key("argv");
+        o.buf.push(b'[');
+        for (i, a) in rec.argv.iter().enumerate() {
+            if i > 0 {
+                o.buf.push(b',');
+            }
+            json::write_str(&mut o.buf, a);
+        }
+        o.buf.push(b']');
+        o.key("command");
+        o.buf.push(b'"');
+        for (i, a) in rec.argv.iter().enumerate() {
+            if i > 0 {
+                o.buf.push(b' ');
+            }
+            // Written as one string: each part escaped without its quotes.
+            let mut part = Vec::with_capacity(a.len() + 2);
+            json::write_str(&mut part, a);
+            o.buf.extend_from_slice(&part[1..part.len() - 1]);
+        }
+        o.buf.push(b'"');
+    } else if let Some(p) = rec.get("proctitle") {
+        o.str("command", p);
+    }
+    out.edits.append("auditd", o.finish());
+    // A failed login, authentication or account check.
+    if matches!(&*rec.record_type, "USER_LOGIN" | "USER_AUTH" | "USER_ACCT" | "USER_ERR")
+        && rec.get("res").is_some_and(|r| r.starts_with("fail"))
+    {
+        out.review.push(flags::AUTH_FAILURE);
+    }
+}
+
+fn pgaudit_fields(rec: &PgAuditRecord, origin: &Origin, out: &mut Out) {
+    let mut o = Object::new(96 + rec.statement.len());
+    o.str("audit_type", rec.audit_type);
+    o.int("statement_id", rec.statement_id);
+    o.int("substatement_id", rec.substatement_id);
+    o.str("class", rec.class);
+    o.str("command", rec.command);
+    o.opt_str("object_type", rec.object_type);
+    o.opt_str("object_name", rec.object_name.as_deref());
+    o.str("statement", &rec.statement);
+    o.opt_str("parameter", rec.parameter.as_deref());
+    if let Some(r) = rec.rows {
+        o.int("rows", r);
+    }
+    o.opt_str("db_user", rec.db_user);
+    o.origin(origin);
+    out.edits.append("pgaudit", o.finish());
+}
+
+/// A JSON object written member by member.
+struct Object {
+    buf: Vec<u8>,
+}
+
+impl Object {
+    fn new(capacity: usize) -> Object {
+        let mut buf = Vec::with_capacity(capacity);
+        buf.push(b'{');
+        Object { buf }
+    }
+
+    /// Member names are ours: plain ASCII, nothing to escape.
+    fn key(&mut self, name: &str) {
+        if self.buf.len() > 1 {
+            self.buf.push(b',');
+        }
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.extend_from_slice(b"\":");
+    }
+
+    fn str(&mut self, name: &str, value: &str) {
+        self.key(name);
+        json::write_str(&mut self.buf, value);
+    }
+
+    fn opt_str(&mut self, name: &str, value: Option<&str>) {
+        if let Some(v) = value {
+            self.str(name, v);
+        }
+    }
+
+    fn int(&mut self, name: &str, value: u64) {
+        self.key(name);
+        self.buf.extend_from_slice(value.to_string().as_bytes());
+    }
+
+    fn bool(&mut self, name: &str, value: bool) {
+        self.key(name);
+        self.buf.extend_from_slice(if value { b"true" } else { b"false" });
+    }
+
+    /// Where the line came from, when the input told.
+    fn origin(&mut self, origin: &Origin) {
+        self.opt_str("host", origin.host.as_deref());
+        self.opt_str("program", origin.program.as_deref());
+        if let Some(pid) = origin.pid.as_deref()
+            && let Ok(n) = pid.parse::<u64>()
+        {
+            self.int("pid", n);
+        }
+        self.opt_str("syslog_time", origin.syslog_time);
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        self.buf.push(b'}');
+        self.buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Source;
+
+    fn run(
+        config: &str,
+        record: &str,
+        time: u32,
+        hs: &mut HostStreams,
+    ) -> Option<(Verdict, String, Vec<&'static str>)> {
+        let config = Config::parse(config, "a.yaml").unwrap();
+        let identity = Identity::new(&config.identity, &Source::Defaults).unwrap();
+        let start = json::validate_object(record).unwrap();
+        let (mut edits, mut review, mut actor) = (Edits::default(), Vec::new(), Vec::new());
+        let v = hs.process(record, start, time, &identity, &mut edits, &mut review, &mut actor)?;
+        let mut out = Vec::new();
+        json::rewrite_object(record, start, &edits, &mut out).unwrap();
+        Some((v, String::from_utf8(out).unwrap(), review))
+    }
+
+    fn streams(config: &str) -> HostStreams {
+        HostStreams::new(&Config::parse(config, "a.yaml").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn recognises_each_input_shape() {
+        let mut hs = streams("");
+        let cases = [
+            (
+                r#"{"log":"Mar 16 08:25:22 node-1 sshd[1234]: Failed password for root from 192.0.2.9 port 4242 ssh2"}"#,
+                AUTHLOG,
+                r#""ssh":{"outcome":"failed","user":"root","source_ip":"192.0.2.9","port":4242,"method":"password","host":"node-1","program":"sshd","pid":1234,"syslog_time":"Mar 16 08:25:22"}"#,
+            ),
+            (
+                r#"{"ident":"sudo","pid":"77","message":"alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash"}"#,
+                AUTHLOG,
+                r#""sudo":{"tool":"sudo","outcome":"allowed","user":"alice","target_user":"root","command":"/bin/bash","tty":"pts/0","pwd":"/home/alice","program":"sudo","pid":77}"#,
+            ),
+            (
+                r#"{"_COMM":"sshd-session","MESSAGE":"Invalid user admin from 2001:db8::1 port 22","_PID":"9"}"#,
+                AUTHLOG,
+                r#""ssh":{"outcome":"invalid_user","user":"admin","invalid_user":true,"source_ip":"2001:db8::1","port":22,"program":"sshd-session","pid":9}"#,
+            ),
+            (
+                r#"{"exec":"type=PROCTITLE msg=audit(11/22/2026 10:00:00.123:456) : proctitle=bash -i"}"#,
+                AUDITD,
+                r#""auditd":{"type":"PROCTITLE","time":"11/22/2026 10:00:00.123","serial":456,"proctitle":"bash -i","command":"bash -i"}"#,
+            ),
+            (
+                r#"{"MESSAGE":"audit: type=1300 audit(1364481363.243:24287): arch=c000003e syscall=2 success=no comm=\"cat\"","SYSLOG_IDENTIFIER":"kernel"}"#,
+                AUDITD,
+                r#""auditd":{"type":"SYSCALL","time":"1364481363.243","serial":24287,"arch":"c000003e","syscall":"2","success":"no","comm":"cat"}"#,
+            ),
+            (
+                r#"{"record":{"user_name":"alice","message":"AUDIT: SESSION,1,1,READ,SELECT,,,select 1,<not logged>"}}"#,
+                PGAUDIT,
+                r#""pgaudit":{"audit_type":"SESSION","statement_id":1,"substatement_id":1,"class":"READ","command":"SELECT","statement":"select 1","parameter":"<not logged>","db_user":"alice"}"#,
+            ),
+        ];
+        for (record, stream, want) in cases {
+            let (v, out, _) = run("", record, 0, &mut hs).unwrap_or_else(|| panic!("{record}"));
+            assert_eq!(v, Verdict::Keep(stream), "{record}");
+            assert!(out.contains(want), "{record}\n got {out}\nwant {want}");
+        }
+        for record in [r#"{"log":"hello"}"#, r#"{"a":1}"#, r#"{"ident":"cron","message":"x"}"#, r#"{"log":"----"}"#] {
+            assert!(run("", record, 0, &mut hs).is_none(), "{record}");
+        }
+    }
+
+    #[test]
+    fn unparsed_lines_of_a_known_stream_are_tagged_only() {
+        let mut hs = streams("");
+        let (v, out, review) =
+            run("", r#"{"ident":"sshd","message":"Server listening on :: port 22."}"#, 0, &mut hs).unwrap();
+        assert_eq!(v, Verdict::Keep(AUTHLOG));
+        assert_eq!(out, r#"{"ident":"sshd","message":"Server listening on :: port 22."}"#);
+        assert!(review.is_empty());
+    }
+}

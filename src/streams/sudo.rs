@@ -1,0 +1,451 @@
+//! sudo and su message parsers (the text after the `sudo:` / `su[pid]:` syslog tag).
+//!
+//! sudo command lines look like `alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash`;
+//! a refusal puts the reason before the key/value list (`3 incorrect password attempts ; TTY=...`).
+//! `COMMAND=` is always last and may itself contain ` ; `, so it takes the rest of the line.
+
+use super::Fields;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// sudo ran (or su switched to) the target user.
+    Allowed,
+    /// `N incorrect password attempt(s)`
+    IncorrectPassword,
+    /// `user NOT in sudoers`
+    NotInSudoers,
+    /// `command not allowed`
+    CommandNotAllowed,
+    /// `a password is required` (non-interactive run without credentials)
+    PasswordRequired,
+    /// any other refusal reason sudo writes before the key/value list
+    Denied,
+    /// `pam_unix(sudo:auth): authentication failure`, `FAILED SU`, `BAD SU`
+    AuthFailure,
+    SessionOpened,
+    SessionClosed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::IncorrectPassword => "incorrect_password",
+            Outcome::NotInSudoers => "not_in_sudoers",
+            Outcome::CommandNotAllowed => "command_not_allowed",
+            Outcome::PasswordRequired => "password_required",
+            Outcome::Denied => "denied",
+            Outcome::AuthFailure => "auth_failure",
+            Outcome::SessionOpened => "session_opened",
+            Outcome::SessionClosed => "session_closed",
+        }
+    }
+
+    pub fn is_failure(self) -> bool {
+        !matches!(self, Outcome::Allowed | Outcome::SessionOpened | Outcome::SessionClosed)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Sudo,
+    Su,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SudoEvent<'a> {
+    pub tool: Tool,
+    pub outcome: Outcome,
+    /// The invoking user.
+    pub user: Option<&'a str>,
+    /// The user the command runs as (`USER=`, su's target).
+    pub target_user: Option<&'a str>,
+    pub command: Option<&'a str>,
+    pub tty: Option<&'a str>,
+    pub pwd: Option<&'a str>,
+    /// Refusal reason as written, e.g. `3 incorrect password attempts`.
+    pub reason: Option<&'a str>,
+    /// Count from `N incorrect password attempts`.
+    pub attempts: Option<u32>,
+}
+
+const SHELLS: [&str; 9] = ["sh", "bash", "zsh", "dash", "ksh", "fish", "csh", "tcsh", "su"];
+
+impl SudoEvent<'_> {
+    pub fn is_failure(&self) -> bool {
+        self.outcome.is_failure()
+    }
+
+    /// An interactive root shell: target root and the command is a shell or `su`
+    /// (also `sudo -i`/`-s` style invocations where a shell follows `sudo`), or `su` to root.
+    pub fn root_shell(&self) -> bool {
+        if self.target_user.unwrap_or("root") != "root" || matches!(self.outcome, Outcome::SessionClosed) {
+            return false;
+        }
+        match self.tool {
+            Tool::Su => self.outcome == Outcome::Allowed,
+            Tool::Sudo => self.command.is_some_and(is_shell_command),
+        }
+    }
+}
+
+fn is_shell_command(cmd: &str) -> bool {
+    let mut words = cmd.split(' ').filter(|w| !w.is_empty());
+    let Some(prog) = words.next() else { return false };
+    let base = prog.rsplit('/').next().unwrap_or(prog);
+    if SHELLS.contains(&base) {
+        return true;
+    }
+    // `sudo -i` / `sudo -s` nested, or `env bash`
+    if base == "sudo" || base == "env" {
+        let rest: Vec<&str> = words.collect();
+        return rest.iter().any(|w| *w == "-i" || *w == "-s")
+            || rest.iter().any(|w| SHELLS.contains(&w.rsplit('/').next().unwrap_or(w)));
+    }
+    false
+}
+
+impl<'a> SudoEvent<'a> {
+    /// Members: `priv_tool`, `priv_outcome`, `user`, `target_user`, `command`, `tty`, `pwd`, `reason`,
+    /// `attempts`, `sudo_failure`, `root_shell`.
+    pub fn fields(&self) -> Fields<'a> {
+        let mut f = Fields::with_capacity(9);
+        f.str("priv_tool", if self.tool == Tool::Sudo { "sudo" } else { "su" });
+        f.str("priv_outcome", self.outcome.as_str());
+        f.opt_str("user", self.user);
+        f.opt_str("target_user", self.target_user);
+        f.opt_str("command", self.command);
+        f.opt_str("tty", self.tty);
+        f.opt_str("pwd", self.pwd);
+        f.opt_str("reason", self.reason);
+        if let Some(n) = self.attempts {
+            f.int("attempts", i64::from(n));
+        }
+        f.bool("sudo_failure", self.is_failure());
+        f.bool("root_shell", self.root_shell());
+        f
+    }
+}
+
+fn event(tool: Tool, outcome: Outcome) -> SudoEvent<'static> {
+    SudoEvent {
+        tool,
+        outcome,
+        user: None,
+        target_user: None,
+        command: None,
+        tty: None,
+        pwd: None,
+        reason: None,
+        attempts: None,
+    }
+}
+
+/// Parses a message logged under the `sudo` ident.
+pub fn parse(message: &str) -> Option<SudoEvent<'_>> {
+    let m = message.trim();
+    if m.starts_with("pam_") {
+        return pam(Tool::Sudo, m);
+    }
+    let (user, rest) = m.split_once(" : ")?;
+    let user = user.trim();
+    if user.is_empty() || user.contains(' ') {
+        return None;
+    }
+    let mut ev = event(Tool::Sudo, Outcome::Allowed);
+    ev.user = Some(user);
+    let mut rest = rest;
+    let mut seen_kv = false;
+    while !rest.is_empty() {
+        if let Some(cmd) = rest.strip_prefix("COMMAND=") {
+            ev.command = Some(cmd.trim_end());
+            seen_kv = true;
+            break;
+        }
+        let (seg, next) = rest.split_once(" ; ").unwrap_or((rest, ""));
+        rest = next;
+        let seg = seg.trim();
+        match seg.split_once('=') {
+            Some((k, v)) if k.bytes().all(|b| b.is_ascii_uppercase()) && !k.is_empty() => {
+                seen_kv = true;
+                match k {
+                    "TTY" => ev.tty = Some(v),
+                    "PWD" => ev.pwd = Some(v),
+                    "USER" => ev.target_user = Some(v),
+                    _ => {}
+                }
+            }
+            _ if !seen_kv && ev.reason.is_none() => {
+                ev.reason = Some(seg);
+                ev.outcome = refusal(seg, &mut ev.attempts);
+            }
+            _ => {}
+        }
+    }
+    if !seen_kv {
+        return None;
+    }
+    Some(ev)
+}
+
+fn refusal(reason: &str, attempts: &mut Option<u32>) -> Outcome {
+    if reason.contains("incorrect password attempt") {
+        *attempts = reason.split(' ').next().and_then(|n| n.parse().ok());
+        Outcome::IncorrectPassword
+    } else if reason.contains("NOT in sudoers") {
+        Outcome::NotInSudoers
+    } else if reason.contains("command not allowed") {
+        Outcome::CommandNotAllowed
+    } else if reason.contains("a password is required") {
+        Outcome::PasswordRequired
+    } else {
+        Outcome::Denied
+    }
+}
+
+/// `pam_unix(sudo:session): session opened for user root by alice(uid=0)`,
+/// `pam_unix(sudo:auth): authentication failure; logname=alice uid=1000 ... ruser=alice rhost=  user=alice`.
+fn pam(tool: Tool, m: &str) -> Option<SudoEvent<'_>> {
+    let (module, body) = m.split_once(": ")?;
+    if !module.starts_with("pam_unix") {
+        return None;
+    }
+    pam_body(tool, body)
+}
+
+/// `alice(uid=1000)` → `alice`; `(uid=0)` → none.
+fn name(s: &str) -> Option<&str> {
+    let s = s.split('(').next().unwrap_or(s).trim();
+    if s.is_empty() { None } else { Some(s) }
+}
+
+fn pam_body(tool: Tool, body: &str) -> Option<SudoEvent<'_>> {
+    if let Some(r) = body.strip_prefix("session opened for user ") {
+        let mut ev = event(tool, Outcome::SessionOpened);
+        let (target, by) = r.split_once(" by ").unwrap_or((r, ""));
+        ev.target_user = name(target);
+        ev.user = name(by);
+        return Some(ev);
+    }
+    if let Some(r) = body.strip_prefix("session closed for user ") {
+        let mut ev = event(tool, Outcome::SessionClosed);
+        ev.target_user = name(r);
+        return Some(ev);
+    }
+    if body.starts_with("authentication failure;") {
+        let mut ev = event(tool, Outcome::AuthFailure);
+        let (mut ruser, mut user, mut logname) = (None, None, None);
+        for tok in body.split(' ') {
+            if let Some((k, v)) = tok.split_once('=') {
+                if v.is_empty() {
+                    continue;
+                }
+                match k {
+                    "ruser" => ruser = Some(v),
+                    "user" => user = Some(v),
+                    "logname" => logname = Some(v),
+                    "tty" => ev.tty = Some(v),
+                    _ => {}
+                }
+            }
+        }
+        // For sudo the account being authenticated is the invoking user; for su it is the target.
+        match tool {
+            Tool::Sudo => ev.user = user.or(ruser).or(logname),
+            Tool::Su => {
+                ev.user = ruser.or(logname);
+                ev.target_user = user;
+            }
+        }
+        return Some(ev);
+    }
+    None
+}
+
+/// Parses a message logged under the `su` ident (also `su(pam_unix)`, `su-l`).
+///
+/// Shapes: `(to root) alice on pts/0`, `FAILED SU (to root) alice on pts/0`, `BAD SU ger to fwmaster on
+/// /dev/ttyp0`, `dcid to root on /dev/ttyp1`, `failed: ttyq4 changing from ldap to root`,
+/// `+ pts/0 alice:root` / `- pts/0 alice:root` (old util-linux), and pam_unix(su...) lines.
+pub fn parse_su(message: &str) -> Option<SudoEvent<'_>> {
+    let m = message.trim();
+    if m.starts_with("pam_") {
+        return pam(Tool::Su, m);
+    }
+    if m.starts_with("authentication failure;") || m.starts_with("session ") {
+        return pam_body(Tool::Su, m);
+    }
+    let (outcome, r) = if let Some(r) = m.strip_prefix("FAILED SU ") {
+        (Outcome::AuthFailure, r)
+    } else if let Some(r) = m.strip_prefix("BAD SU ") {
+        (Outcome::AuthFailure, r)
+    } else if let Some(r) = m.strip_prefix("failed: ") {
+        // `failed: ttyq4 changing from ldap to root`
+        let (tty, r) = r.split_once(" changing from ")?;
+        let (user, target) = r.split_once(" to ")?;
+        let mut ev = event(Tool::Su, Outcome::AuthFailure);
+        (ev.tty, ev.user, ev.target_user) = (Some(tty), Some(user), Some(target));
+        return Some(ev);
+    } else if let Some(r) = m.strip_prefix("+ ").or_else(|| m.strip_prefix("- ")) {
+        let (tty, pair) = r.split_once(' ')?;
+        let (user, target) = pair.split_once(':')?;
+        let ok = m.starts_with('+');
+        let mut ev = event(Tool::Su, if ok { Outcome::Allowed } else { Outcome::AuthFailure });
+        (ev.tty, ev.user, ev.target_user) = (Some(tty), Some(user), Some(target));
+        return Some(ev);
+    } else {
+        (Outcome::Allowed, m)
+    };
+    let mut ev = event(Tool::Su, outcome);
+    let (who, tty) = r.rsplit_once(" on ")?;
+    ev.tty = Some(tty);
+    if let Some(r) = who.strip_prefix("(to ") {
+        let (target, user) = r.split_once(") ")?;
+        (ev.user, ev.target_user) = (Some(user), Some(target));
+    } else {
+        let (user, target) = who.split_once(" to ")?;
+        if user.contains(' ') || target.contains(' ') {
+            return None;
+        }
+        (ev.user, ev.target_user) = (Some(user), Some(target));
+    }
+    Some(ev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::syslog;
+    use super::*;
+
+    fn sudo(line: &str) -> SudoEvent<'_> {
+        let l = syslog::parse(line).unwrap();
+        assert_eq!(l.ident, "sudo");
+        parse(l.message).unwrap_or_else(|| panic!("{line}"))
+    }
+
+    fn su(line: &str) -> SudoEvent<'_> {
+        let l = syslog::parse(line).unwrap();
+        parse_su(l.message).unwrap_or_else(|| panic!("{line}"))
+    }
+
+    #[test]
+    fn sudo_commands() {
+        let e = sudo(
+            "Apr 27 15:22:23 niban sudo:     dcid : TTY=pts/4 ; PWD=/home/dcid ; USER=root ; COMMAND=/usr/bin/tail /var/log/snort/alert.fast",
+        );
+        assert_eq!((e.outcome, e.user, e.target_user), (Outcome::Allowed, Some("dcid"), Some("root")));
+        assert_eq!((e.tty, e.pwd), (Some("pts/4"), Some("/home/dcid")));
+        assert_eq!(e.command, Some("/usr/bin/tail /var/log/snort/alert.fast"));
+        assert!(!e.is_failure() && !e.root_shell());
+
+        let e = sudo(
+            "Dec 30 19:36:11 rheltest sudo: cplummer : TTY=pts/2 ; PWD=/home/cplummer1 ; USER=root ; TSID=0000UM ; COMMAND=/bin/bash",
+        );
+        assert_eq!(e.command, Some("/bin/bash"));
+        assert!(e.root_shell());
+
+        let e = sudo(
+            "Jun 25 15:48:21 precise32 sudo:  mike : TTY=pts/0 ; PWD=/home/vagrant ; USER=root ; COMMAND=/bin/su -",
+        );
+        assert!(e.root_shell());
+
+        // Synthetic: `;` inside the command stays in the command.
+        let e = sudo(
+            "Mar 16 08:25:22 web1 sudo: alice : TTY=pts/0 ; PWD=/home/alice ; USER=postgres ; COMMAND=/bin/sh -c echo a ; echo b",
+        );
+        assert_eq!((e.target_user, e.command), (Some("postgres"), Some("/bin/sh -c echo a ; echo b")));
+        assert!(!e.root_shell());
+    }
+
+    #[test]
+    fn sudo_failures() {
+        let e = sudo(
+            "Jun 25 16:15:45 precise32 sudo:     mike : 3 incorrect password attempts ; TTY=pts/0 ; PWD=/root ; USER=root ; COMMAND=/bin/ls",
+        );
+        assert_eq!((e.outcome, e.attempts, e.command), (Outcome::IncorrectPassword, Some(3), Some("/bin/ls")));
+        assert!(e.is_failure());
+        let e = sudo(
+            "Feb 24 00:13:02 precise32 sudo:      tsg : user NOT in sudoers ; TTY=pts/1 ; PWD=/home/vagrant ; USER=root ; COMMAND=/bin/ls",
+        );
+        assert_eq!((e.outcome, e.user), (Outcome::NotInSudoers, Some("tsg")));
+        // Synthetic: other sudo refusal reasons.
+        let e = sudo(
+            "Mar 16 08:25:22 web1 sudo: bob : command not allowed ; TTY=pts/1 ; PWD=/ ; USER=root ; COMMAND=/usr/bin/vim /etc/shadow",
+        );
+        assert_eq!(e.outcome, Outcome::CommandNotAllowed);
+        let e = sudo(
+            "Mar 16 08:25:22 web1 sudo: deploy : a password is required ; PWD=/srv ; USER=root ; COMMAND=/usr/bin/systemctl restart app",
+        );
+        assert_eq!((e.outcome, e.tty), (Outcome::PasswordRequired, None));
+
+        let e = sudo(
+            "Dec  7 14:52:59 vskub1master01p sudo: pam_unix(sudo:auth): authentication failure; logname=zbadguy uid=4001 euid=0 tty=/dev/pts/12 ruser=zbadguy rhost=  user=zbadguy",
+        );
+        assert_eq!((e.outcome, e.user, e.tty), (Outcome::AuthFailure, Some("zbadguy"), Some("/dev/pts/12")));
+        // Synthetic: pam session lines, old and new pam_unix formats.
+        let e = sudo(
+            "Mar 16 08:25:22 web1 sudo: pam_unix(sudo:session): session opened for user root(uid=0) by alice(uid=1000)",
+        );
+        assert_eq!((e.outcome, e.target_user, e.user), (Outcome::SessionOpened, Some("root"), Some("alice")));
+        let e = sudo("Mar 16 08:25:22 web1 sudo: pam_unix(sudo:session): session closed for user root");
+        assert_eq!((e.outcome, e.target_user), (Outcome::SessionClosed, Some("root")));
+        assert!(parse("pam_tally2(sudo:auth): user zbadguy (4001) tally 6, deny 5").is_none());
+    }
+
+    #[test]
+    fn su_lines() {
+        let e = su("Apr 22 17:51:51 enigma su: dcid to root on /dev/ttyp1");
+        assert_eq!(
+            (e.outcome, e.user, e.target_user, e.tty),
+            (Outcome::Allowed, Some("dcid"), Some("root"), Some("/dev/ttyp1"))
+        );
+        assert!(e.root_shell());
+        let e = su("Apr 27 15:22:23 niban su[234]: BAD SU ger to fwmaster on /dev/ttyp0");
+        assert_eq!((e.outcome, e.user, e.target_user), (Outcome::AuthFailure, Some("ger"), Some("fwmaster")));
+        let e = su("Apr 27 15:22:23 niban su[2921936]: failed: ttyq4 changing from ldap to root");
+        assert_eq!(
+            (e.outcome, e.user, e.target_user, e.tty),
+            (Outcome::AuthFailure, Some("ldap"), Some("root"), Some("ttyq4"))
+        );
+        let e = su(
+            "Apr 27 15:22:23 niban su(pam_unix)[2298]: authentication failure; logname= uid=1342 euid=0 tty= ruser=dcid rhost=  user=root",
+        );
+        assert_eq!((e.outcome, e.user, e.target_user), (Outcome::AuthFailure, Some("dcid"), Some("root")));
+        let e = su("Nov 11 22:46:29 localhost su(pam_unix)[14592]: session opened for user news by (uid=0)");
+        assert_eq!((e.outcome, e.target_user, e.user), (Outcome::SessionOpened, Some("news"), None));
+        // Synthetic: util-linux su.
+        let e = su("Mar 16 08:25:22 web1 su[999]: (to root) alice on pts/0");
+        assert_eq!((e.user, e.target_user, e.tty), (Some("alice"), Some("root"), Some("pts/0")));
+        assert!(e.root_shell());
+        let e = su("Mar 16 08:25:22 web1 su[999]: FAILED SU (to root) alice on pts/0");
+        assert_eq!(e.outcome, Outcome::AuthFailure);
+        assert!(!e.root_shell());
+    }
+
+    #[test]
+    fn corpus_sweep() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/authlog");
+        let (mut total, mut parsed) = (0, 0);
+        for e in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+            for line in text.lines() {
+                let Some(l) = syslog::parse(line) else { continue };
+                let r = match l.ident {
+                    "sudo" => parse(l.message),
+                    "su" | "su(pam_unix)" => parse_su(l.message),
+                    _ => continue,
+                };
+                total += 1;
+                match r {
+                    Some(ev) => {
+                        parsed += 1;
+                        let _ = ev.fields();
+                    }
+                    None => println!("unparsed sudo/su: {}", l.message),
+                }
+            }
+        }
+        println!("sudo/su: parsed {parsed}/{total}");
+        assert!(total >= 20 && parsed * 100 >= total * 90, "{parsed}/{total}");
+    }
+}
