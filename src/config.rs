@@ -11,6 +11,7 @@
 //! documented defaults. Files named in the configuration are resolved relative to the
 //! directory of `audit-sieve.yaml`.
 
+use crate::yaml;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -84,8 +85,10 @@ pub struct KubeAudit {
     pub enabled: bool,
     /// A Kubernetes audit Policy file (audit.k8s.io/v1 or v1beta1), unmodified.
     pub policy_file: Option<String>,
-    /// The same, inline.
-    pub policy: Option<serde_yaml_ng::Value>,
+    /// The same, inline: the whole configuration document, with the policy at
+    /// `kubeaudit.policy` (kept as a document so messages give its lines).
+    #[serde(skip)]
+    pub policy: Option<crate::yaml::Document>,
     /// Drop events whose response code is listed (OpenShift's log forwarder does this
     /// for 404, 409, 422 and 429).
     pub omit_response_codes: Vec<u16>,
@@ -212,17 +215,6 @@ impl ConfigError {
     pub fn message(&self) -> &str {
         &self.message
     }
-
-    fn from_yaml(file: &str, e: &serde_yaml_ng::Error) -> Self {
-        // serde_yaml_ng appends " at line L column C" to its message; the location is
-        // reported separately.
-        let text = e.to_string();
-        let message = match text.find(" at line ") {
-            Some(i) => text[..i].to_owned(),
-            None => text,
-        };
-        ConfigError::new(file, e.location().map(|l| l.line()), message)
-    }
 }
 
 impl fmt::Display for ConfigError {
@@ -243,7 +235,23 @@ impl Config {
         if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
             return Ok(Config::default());
         }
-        let config: Config = serde_yaml_ng::from_str(text).map_err(|e| ConfigError::from_yaml(file, &e))?;
+        let doc = yaml::parse(text).map_err(|e| ConfigError::new(file, e.line, e.message))?;
+        // An inline policy is read by the policy loader, not by serde: take it out first.
+        let policy_path = [yaml::Seg::Key("kubeaudit".into()), yaml::Seg::Key("policy".into())];
+        let has_policy = yaml::node(&doc.value, &policy_path).is_some();
+        let mut config: Config = if has_policy {
+            let mut rest = doc.clone();
+            if let Some(kubeaudit) = rest.value.get_mut("kubeaudit").and_then(|k| k.as_mapping_mut()) {
+                kubeaudit.remove("policy");
+            }
+            yaml::from_node(&rest, &[])
+        } else {
+            yaml::from_node(&doc, &[])
+        }
+        .map_err(|e| ConfigError::new(file, e.line, e.message))?;
+        if has_policy {
+            config.kubeaudit.policy = Some(doc);
+        }
         config.check(text, file)?;
         Ok(config)
     }
@@ -435,7 +443,8 @@ mod tests {
             ("cluster:\n  nam: x\n", Some(2), "cluster: unknown field `nam`"),
             ("clusters:\n  name: x\n", Some(1), "unknown field `clusters`"),
             ("limits:\n  max_record_bytes: lots\n", Some(2), "limits.max_record_bytes: invalid type"),
-            ("cluster: [\n", Some(1), "cluster: invalid type: sequence, expected struct Cluster"),
+            ("cluster: []\n", Some(1), "cluster: invalid type: sequence, expected struct Cluster"),
+            ("cluster: [\n", Some(2), "while parsing a node, did not find expected node content"),
             ("fields:\n  stream: a: b\n", Some(2), "mapping values are not allowed in this context"),
             ("fields:\n  cluster: a..b\n", Some(2), "fields.cluster: `a..b` has an empty part"),
             ("limits:\n  max_record_bytes: 0\n", Some(2), "limits.max_record_bytes must be above 0"),

@@ -315,24 +315,24 @@ fn load_policy(
     ext: Extensions,
     warnings: &mut Vec<String>,
 ) -> Result<Policy, ConfigError> {
-    let (text, origin) = if let Some(named) = &config.kubeaudit.policy_file {
+    let (loaded, origin) = if let Some(named) = &config.kubeaudit.policy_file {
         let path = source.resolve(named);
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(&path)
             .map_err(|e| ConfigError::new(&shown, None, format!("kubeaudit.policy_file: cannot read: {e}")))?;
-        (text, shown)
-    } else if let Some(inline) = &config.kubeaudit.policy {
+        (Policy::from_yaml(&text, &shown, ext), shown)
+    } else if let Some(doc) = &config.kubeaudit.policy {
+        // Inline: lines are those of audit-sieve.yaml itself.
         let origin = match source {
-            Source::File(p) => format!("{} (kubeaudit.policy)", p.display()),
-            Source::Defaults => "kubeaudit.policy".to_owned(),
+            Source::File(p) => p.display().to_string(),
+            Source::Defaults => "audit-sieve.yaml".to_owned(),
         };
-        let text = serde_yaml_ng::to_string(inline).map_err(|e| ConfigError::new(&origin, None, e.to_string()))?;
-        (text, origin)
+        let at = [crate::yaml::Seg::Key("kubeaudit".into()), crate::yaml::Seg::Key("policy".into())];
+        (Policy::from_node(doc, &at, &origin, ext), origin)
     } else {
         return Ok(Policy::default_policy());
     };
-    let (policy, lint) =
-        Policy::from_yaml(&text, &origin, ext).map_err(|e| ConfigError::new(&origin, e.line(), e.message()))?;
+    let (policy, lint) = loaded.map_err(|e| ConfigError::new(&origin, e.line(), e.message()))?;
     warnings.extend(lint.iter().map(|w| w.to_string()));
     Ok(policy)
 }

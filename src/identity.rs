@@ -71,9 +71,9 @@ impl Identity {
             let shown = path.display().to_string();
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| ConfigError::new(&shown, None, format!("identity.map_file: cannot read: {e}")))?;
-            let map: MapFile = serde_yaml_ng::from_str(&text).map_err(|e| {
-                ConfigError::new(&shown, e.location().map(|l| l.line()), format!("identity.map_file: {e}"))
-            })?;
+            let map: MapFile = crate::yaml::parse(&text)
+                .and_then(crate::yaml::from_document)
+                .map_err(|e| ConfigError::new(&shown, e.line, format!("identity.map_file: {}", e.message)))?;
             // Entries written in audit-sieve.yaml win over the map file.
             for (k, v) in map.users {
                 identity.users.entry(k).or_insert(v);

@@ -329,17 +329,11 @@ pub fn from_document<T: serde::de::DeserializeOwned>(doc: Document) -> Result<T,
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| path_error(err, &[], |p| lines.line(p)))
 }
 
-/// Deserialises the node at `prefix` of `doc` like [`from_document`], and reports each key
-/// the type does not know to `on_ignored` (as a path below `prefix`) instead of failing.
-pub fn from_node_ignoring<T: serde::de::DeserializeOwned>(
-    doc: &Document,
-    prefix: &[Seg],
-    on_ignored: impl FnMut(serde_ignored::Path),
-) -> Result<T, YamlError> {
+/// Deserialises the node at `prefix` of `doc` like [`from_document`], leaving `doc` as
+/// it is (lines in errors are the document's).
+pub fn from_node<T: serde::de::DeserializeOwned>(doc: &Document, prefix: &[Seg]) -> Result<T, YamlError> {
     let value = node(&doc.value, prefix).cloned().unwrap_or(serde_yaml_ng::Value::Null);
-    let mut on_ignored = on_ignored;
-    let de = serde_ignored::Deserializer::new(value, &mut on_ignored);
-    serde_path_to_error::deserialize::<_, T>(de).map_err(|err| path_error(err, prefix, |p| doc.line(p)))
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|err| path_error(err, prefix, |p| doc.line(p)))
 }
 
 /// The node at `path`, if there is one.
@@ -391,7 +385,7 @@ fn path_error(
 }
 
 /// A path as `a.b[2].c`; `None` for the empty path.
-fn render_path(path: &[Seg]) -> Option<String> {
+pub fn render_path(path: &[Seg]) -> Option<String> {
     let mut out = String::new();
     for seg in path {
         match seg {

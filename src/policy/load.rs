@@ -1,29 +1,20 @@
 //! Parsing, validation (as the apiserver's) and lint of a policy document.
 
-use serde::Deserialize;
-
 use super::StageSet;
 use super::{Decision, Extensions, GroupResources, Level, Pattern, Policy, PolicyError, PolicyWarning, Rule, Stage};
 use crate::yaml::{self, Document, Seg};
 use std::fmt;
 
-// Field names follow `k8s.io/apiserver/pkg/apis/audit/v1` (types.go). Unknown keys are kept
-// out of the schema so that `serde_ignored` reports them, as the apiserver silently drops them.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+// Field names follow `k8s.io/apiserver/pkg/apis/audit/v1` (types.go). Unknown keys are
+// collected, as the apiserver silently drops them, and reported by the lint.
 struct RawPolicy {
     api_version: Option<String>,
     kind: Option<String>,
-    // Any content is fine, as for any object's metadata.
-    #[allow(dead_code)]
-    metadata: Option<serde_yaml_ng::Value>,
     rules: Option<Vec<RawRule>>,
     omit_stages: Option<Vec<String>>,
     omit_managed_fields: Option<bool>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct RawRule {
     level: Option<String>,
     users: Option<Vec<String>>,
@@ -31,14 +22,11 @@ struct RawRule {
     verbs: Option<Vec<String>>,
     resources: Option<Vec<RawGroupResources>>,
     namespaces: Option<Vec<String>>,
-    #[serde(rename = "nonResourceURLs")]
     non_resource_urls: Option<Vec<String>>,
     omit_stages: Option<Vec<String>>,
     omit_managed_fields: Option<bool>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct RawGroupResources {
     group: Option<String>,
     resources: Option<Vec<String>>,
@@ -92,24 +80,6 @@ fn rule_path(i: usize, tail: &[Seg]) -> Vec<Seg> {
     p
 }
 
-fn push_segments(p: &serde_ignored::Path, out: &mut Vec<Seg>) {
-    use serde_ignored::Path;
-    match p {
-        Path::Root => {}
-        Path::Seq { parent, index } => {
-            push_segments(parent, out);
-            out.push(Seg::Index(*index));
-        }
-        Path::Map { parent, key } => {
-            push_segments(parent, out);
-            out.push(Seg::Key(key.clone()));
-        }
-        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => {
-            push_segments(parent, out)
-        }
-    }
-}
-
 struct Loader<'t> {
     origin: &'t str,
     doc: &'t Document,
@@ -156,12 +126,11 @@ pub(super) fn load_node(
         return Err(PolicyError { line: None, message: "the policy is empty".to_owned() });
     }
     let mut ignored = Vec::new();
-    let raw: RawPolicy = yaml::from_node_ignoring(doc, prefix, |p| {
-        let mut segs = Vec::new();
-        push_segments(&p, &mut segs);
-        ignored.push(segs);
-    })
-    .map_err(|e| PolicyError { line: e.line, message: format!("cannot read the policy: {}", e.message) })?;
+    let value = yaml::node(&doc.value, prefix).unwrap_or(&serde_yaml_ng::Value::Null);
+    let raw = read_policy(value, &mut ignored).map_err(|(path, why)| {
+        let shown = yaml::render_path(&path).map(|p| format!("{p}: ")).unwrap_or_default();
+        PolicyError { line: ld.line(&path), message: format!("cannot read the policy: {shown}{why}") }
+    })?;
 
     check_header(&raw, &mut ld, ext)?;
     let raw_rules = raw.rules.as_deref().unwrap_or_default();
@@ -540,4 +509,174 @@ fn lint_catch_all(ld: &mut Loader, rules: &[RawRule]) {
         }
         Some(_) => {}
     }
+}
+
+// The policy document is read by hand rather than through serde: serde's nested visitors
+// cost a deep chain of wasm frames per level, and start-up must fit Fluent Bit's default
+// 8 KiB wasm stack. The schema is small and fixed, so this code's own depth is too.
+
+type ReadError = (Vec<Seg>, String);
+
+fn describe(v: &serde_yaml_ng::Value) -> String {
+    use serde_yaml_ng::Value as V;
+    match v {
+        V::Null => "null".to_owned(),
+        V::Bool(b) => format!("boolean `{b}`"),
+        V::Number(n) => format!("number `{n}`"),
+        V::String(s) => format!("string {s:?}"),
+        V::Sequence(_) => "sequence".to_owned(),
+        V::Mapping(_) => "map".to_owned(),
+        V::Tagged(_) => "tagged value".to_owned(),
+    }
+}
+
+fn invalid(path: &[Seg], v: &serde_yaml_ng::Value, want: &str) -> ReadError {
+    (path.to_vec(), format!("invalid type: {}, expected {want}", describe(v)))
+}
+
+fn child(path: &[Seg], seg: Seg) -> Vec<Seg> {
+    let mut p = path.to_vec();
+    p.push(seg);
+    p
+}
+
+/// The members of a mapping as (key, value), with unknown keys (not in `known`) recorded.
+fn members<'v>(
+    v: &'v serde_yaml_ng::Value,
+    path: &[Seg],
+    known: &[&str],
+    ignored: &mut Vec<Vec<Seg>>,
+) -> Result<Vec<(&'v str, &'v serde_yaml_ng::Value)>, ReadError> {
+    let map = v.as_mapping().ok_or_else(|| invalid(path, v, "a map"))?;
+    let mut out = Vec::with_capacity(map.len());
+    for (k, value) in map {
+        let Some(k) = k.as_str() else { return Err(invalid(path, k, "a string key")) };
+        if known.contains(&k) {
+            out.push((k, value));
+        } else {
+            ignored.push(child(path, Seg::Key(k.to_owned())));
+        }
+    }
+    Ok(out)
+}
+
+fn string(v: &serde_yaml_ng::Value, path: &[Seg]) -> Result<Option<String>, ReadError> {
+    match v {
+        serde_yaml_ng::Value::Null => Ok(None),
+        serde_yaml_ng::Value::String(s) => Ok(Some(s.clone())),
+        other => Err(invalid(path, other, "a string")),
+    }
+}
+
+fn boolean(v: &serde_yaml_ng::Value, path: &[Seg]) -> Result<Option<bool>, ReadError> {
+    match v {
+        serde_yaml_ng::Value::Null => Ok(None),
+        serde_yaml_ng::Value::Bool(b) => Ok(Some(*b)),
+        other => Err(invalid(path, other, "a boolean")),
+    }
+}
+
+fn strings(v: &serde_yaml_ng::Value, path: &[Seg]) -> Result<Option<Vec<String>>, ReadError> {
+    match v {
+        serde_yaml_ng::Value::Null => Ok(None),
+        serde_yaml_ng::Value::Sequence(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                serde_yaml_ng::Value::String(s) => Ok(s.clone()),
+                other => Err(invalid(&child(path, Seg::Index(i)), other, "a string")),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        other => Err(invalid(path, other, "a sequence")),
+    }
+}
+
+fn read_policy(v: &serde_yaml_ng::Value, ignored: &mut Vec<Vec<Seg>>) -> Result<RawPolicy, ReadError> {
+    let mut p = RawPolicy { api_version: None, kind: None, rules: None, omit_stages: None, omit_managed_fields: None };
+    for (k, value) in members(v, &[], TOP_KEYS, ignored)? {
+        let at = [Seg::Key(k.to_owned())];
+        match k {
+            "apiVersion" => p.api_version = string(value, &at)?,
+            "kind" => p.kind = string(value, &at)?,
+            "omitStages" => p.omit_stages = strings(value, &at)?,
+            "omitManagedFields" => p.omit_managed_fields = boolean(value, &at)?,
+            "rules" => {
+                p.rules = match value {
+                    serde_yaml_ng::Value::Null => None,
+                    serde_yaml_ng::Value::Sequence(items) => Some(
+                        items
+                            .iter()
+                            .enumerate()
+                            .map(|(i, r)| read_rule(r, &[key("rules"), Seg::Index(i)], ignored))
+                            .collect::<Result<_, _>>()?,
+                    ),
+                    other => return Err(invalid(&at, other, "a sequence")),
+                }
+            }
+            // metadata: any content, as for any object's metadata.
+            _ => {}
+        }
+    }
+    Ok(p)
+}
+
+fn read_rule(v: &serde_yaml_ng::Value, path: &[Seg], ignored: &mut Vec<Vec<Seg>>) -> Result<RawRule, ReadError> {
+    let mut r = RawRule {
+        level: None,
+        users: None,
+        user_groups: None,
+        verbs: None,
+        resources: None,
+        namespaces: None,
+        non_resource_urls: None,
+        omit_stages: None,
+        omit_managed_fields: None,
+    };
+    for (k, value) in members(v, path, RULE_KEYS, ignored)? {
+        let at = child(path, Seg::Key(k.to_owned()));
+        match k {
+            "level" => r.level = string(value, &at)?,
+            "users" => r.users = strings(value, &at)?,
+            "userGroups" => r.user_groups = strings(value, &at)?,
+            "verbs" => r.verbs = strings(value, &at)?,
+            "namespaces" => r.namespaces = strings(value, &at)?,
+            "nonResourceURLs" => r.non_resource_urls = strings(value, &at)?,
+            "omitStages" => r.omit_stages = strings(value, &at)?,
+            "omitManagedFields" => r.omit_managed_fields = boolean(value, &at)?,
+            "resources" => {
+                r.resources = match value {
+                    serde_yaml_ng::Value::Null => None,
+                    serde_yaml_ng::Value::Sequence(items) => Some(
+                        items
+                            .iter()
+                            .enumerate()
+                            .map(|(j, g)| read_group(g, &child(&at, Seg::Index(j)), ignored))
+                            .collect::<Result<_, _>>()?,
+                    ),
+                    other => return Err(invalid(&at, other, "a sequence")),
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(r)
+}
+
+fn read_group(
+    v: &serde_yaml_ng::Value,
+    path: &[Seg],
+    ignored: &mut Vec<Vec<Seg>>,
+) -> Result<RawGroupResources, ReadError> {
+    let mut g = RawGroupResources { group: None, resources: None, resource_names: None };
+    for (k, value) in members(v, path, GROUP_KEYS, ignored)? {
+        let at = child(path, Seg::Key(k.to_owned()));
+        match k {
+            "group" => g.group = string(value, &at)?,
+            "resources" => g.resources = strings(value, &at)?,
+            "resourceNames" => g.resource_names = strings(value, &at)?,
+            _ => {}
+        }
+    }
+    Ok(g)
 }
