@@ -1,0 +1,489 @@
+//! Kubernetes audit events through the built module: policy decisions on the real corpus,
+//! body stripping, enrichment and review flags, golden records, start-up lint.
+
+mod common;
+
+use audit_sieve::policy::{Attributes, Extensions, Level, Policy, ResourceAttributes, Stage};
+use audit_sieve_host::{Fate, FluentBitHost};
+use common::*;
+use serde_json::{Value, json};
+
+/// Every one-event-per-line file of the Kubernetes part of the corpus.
+fn corpus_events() -> Vec<(String, Value)> {
+    let mut files = vec![
+        "kubeaudit/ALL_sources_combined.ndjson".to_owned(),
+        "kubeaudit/audit2rbac_demo.log".to_owned(),
+        "kubeaudit/aks_sysdiglabs/eventhub_records_unwrapped.ndjson".to_owned(),
+    ];
+    for dir in ["kubeaudit/openshift_clo"] {
+        let mut names: Vec<_> = std::fs::read_dir(corpus(dir)).unwrap().map(|e| e.unwrap().path()).collect();
+        names.sort();
+        files.extend(
+            names
+                .iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "log" || e == "ndjson"))
+                .map(|p| format!("{dir}/{}", p.file_name().unwrap().to_string_lossy())),
+        );
+    }
+    let mut events = Vec::new();
+    for file in files {
+        for line in corpus_lines(&file) {
+            if let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(&line) {
+                if v["kind"] == "Event" && v["apiVersion"].as_str().is_some_and(|a| a.starts_with("audit.k8s.io/")) {
+                    events.push((line, v));
+                }
+            }
+        }
+    }
+    assert!(events.len() > 300, "{}", events.len());
+    events
+}
+
+fn corpus_policies() -> Vec<(String, String)> {
+    let dir = corpus("kubeaudit/policies");
+    let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    names
+        .iter()
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(p).unwrap()))
+        .collect()
+}
+
+/// The decision for an event, with the request attributes read independently of the
+/// module (serde_json), by the same policy engine compiled natively.
+fn expected_level(policy: &Policy, event: &Value, omit_codes: &[u64]) -> Level {
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let user = &event["user"];
+    let groups: Vec<String> = user["groups"].as_array().map(|g| g.iter().map(s).collect()).unwrap_or_default();
+    let group_refs: Vec<&str> = groups.iter().map(String::as_str).collect();
+    let username = s(&user["username"]);
+    let verb = s(&event["verb"]);
+    let uri = s(&event["requestURI"]);
+    let o = &event["objectRef"];
+    let (g, r, sr, ns, n) =
+        (s(&o["apiGroup"]), s(&o["resource"]), s(&o["subresource"]), s(&o["namespace"]), s(&o["name"]));
+    let attrs = Attributes {
+        username: &username,
+        groups: &group_refs,
+        verb: &verb,
+        resource: o.is_object().then(|| ResourceAttributes {
+            api_group: &g,
+            resource: &r,
+            subresource: &sr,
+            namespace: &ns,
+            name: &n,
+        }),
+        path: uri.split('?').next().unwrap_or_default(),
+    };
+    let decision = policy.evaluate(&attrs);
+    let stage = Stage::parse(event["stage"].as_str().unwrap_or_default());
+    let code = event["responseStatus"]["code"].as_u64();
+    if stage.is_some_and(|st| decision.omit_stages.contains(st)) || code.is_some_and(|c| omit_codes.contains(&c)) {
+        return Level::None;
+    }
+    decision.level
+}
+
+fn level_of(v: &Value) -> Option<Level> {
+    v["level"].as_str().and_then(Level::parse)
+}
+
+/// Checks the output of one kept event against the decided level.
+fn check_kept(input: &Value, out: &Value, decided: Level, what: &str) {
+    assert_eq!(out["log_type"], "kubeaudit", "{what}");
+    assert!(out["actor"]["kind"].is_string(), "{what}: {out}");
+    let had = level_of(input);
+    let want_level = match had {
+        Some(l) if l > decided => decided,
+        other => other.unwrap_or(decided),
+    };
+    if had.is_some() {
+        assert_eq!(level_of(out), Some(want_level), "{what}");
+    }
+    if decided < Level::Request {
+        assert!(out.get("requestObject").is_none(), "{what}: requestObject kept at {decided:?}");
+    }
+    if decided < Level::RequestResponse {
+        assert!(out.get("responseObject").is_none(), "{what}: responseObject kept at {decided:?}");
+    }
+    // Nothing is invented: every member of the output that the input had is unchanged
+    // unless it is a body or the level.
+    for (k, v) in input.as_object().unwrap() {
+        if matches!(k.as_str(), "level" | "requestObject" | "responseObject") {
+            continue;
+        }
+        assert_eq!(out.get(k), Some(v), "{what}: member {k} changed");
+    }
+}
+
+#[test]
+fn decisions_on_the_corpus_follow_each_corpus_policy() {
+    let events = corpus_events();
+    let mut total = (0, 0);
+    for (name, text) in corpus_policies() {
+        let ext = Extensions { wildcards: false };
+        let Ok((policy, _)) = Policy::from_yaml(&text, &name, ext) else {
+            // A policy the apiserver would refuse is rejected at start-up (tested below).
+            continue;
+        };
+        let config = "kubeaudit:\n  policy_file: policy.yaml\n";
+        let mut h = host_with(Some(config), &[("policy.yaml", &text)]);
+        assert!(!h.stderr().contains("invalid"), "{name}: {}", h.stderr());
+        let (mut dropped, mut kept_n) = (0, 0);
+        for (i, (line, event)) in events.iter().enumerate() {
+            let decided = expected_level(&policy, event, &[]);
+            let what = format!("{name}, event {i}");
+            match json(&mut h, line) {
+                Fate::Dropped => {
+                    assert_eq!(decided, Level::None, "{what}: dropped but decided {decided:?}");
+                    dropped += 1;
+                }
+                Fate::Kept(bytes) => {
+                    assert_ne!(decided, Level::None, "{what}: kept but decided None");
+                    check_kept(event, &parse(&bytes), decided, &what);
+                    kept_n += 1;
+                }
+                Fate::Lost(why) => panic!("{what}: lost: {why}"),
+            }
+        }
+        total.0 += dropped;
+        total.1 += kept_n;
+    }
+    assert!(total.0 > 100 && total.1 > 500, "dropped {}, kept {}", total.0, total.1);
+}
+
+#[test]
+fn the_default_policy_on_the_corpus() {
+    let policy = Policy::default_policy();
+    let mut h = host();
+    for (line, event) in corpus_events() {
+        let decided = expected_level(&policy, &event, &[]);
+        match json(&mut h, &line) {
+            Fate::Dropped => assert_eq!(decided, Level::None),
+            Fate::Kept(bytes) => check_kept(&event, &parse(&bytes), decided, &line[..line.len().min(200)]),
+            Fate::Lost(why) => panic!("lost: {why}"),
+        }
+    }
+}
+
+#[test]
+fn secrets_never_leave_with_their_data() {
+    // The default policy records who touched a secret, never its bodies.
+    let mut h = host();
+    let mut seen = 0;
+    for (line, event) in corpus_events() {
+        let secret =
+            event["objectRef"]["resource"] == "secrets" && event["objectRef"]["apiGroup"].as_str().unwrap_or("") == "";
+        let configmap = event["objectRef"]["resource"] == "configmaps";
+        if !(secret || configmap) {
+            continue;
+        }
+        if let Fate::Kept(bytes) = json(&mut h, &line) {
+            let out = parse(&bytes);
+            assert!(out.get("requestObject").is_none() && out.get("responseObject").is_none(), "{out}");
+            for body in ["requestObject", "responseObject"] {
+                if let Some(data) = event[body]["data"].as_object() {
+                    for v in data.values().filter_map(Value::as_str).filter(|v| v.len() > 3) {
+                        assert!(!String::from_utf8_lossy(&bytes).contains(v), "secret value leaked: {v}");
+                    }
+                }
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen >= 5, "{seen}");
+    // And a synthetic one with a recognisable value.
+    let get = json!({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"a1",
+        "stage":"ResponseComplete","requestURI":"/api/v1/namespaces/pay/secrets/db","verb":"get",
+        "user":{"username":"oidc:alice@example.com","groups":["system:authenticated"]},
+        "objectRef":{"resource":"secrets","namespace":"pay","name":"db","apiVersion":"v1"},
+        "responseStatus":{"metadata":{},"code":200},
+        "responseObject":{"kind":"Secret","apiVersion":"v1","metadata":{"name":"db"},"data":{"password":"c2VjcmV0LXBhc3N3b3Jk"}}});
+    let out = kept(json(&mut h, &get.to_string()));
+    assert!(!out.to_string().contains("c2VjcmV0LXBhc3N3b3Jk"), "{out}");
+    assert_eq!(out["level"], "Metadata");
+    assert_eq!(out["review"], json!(["secret_access"]));
+}
+
+fn event(verb: &str, user: Value, object_ref: Option<Value>, extra: Value) -> String {
+    let mut e = json!({"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","auditID":"x",
+        "stage":"ResponseComplete","requestURI":"/apis/x","verb":verb,"user":user,
+        "responseStatus":{"metadata":{},"code":200}});
+    if let Some(o) = object_ref {
+        e["objectRef"] = o;
+    }
+    for (k, v) in extra.as_object().unwrap() {
+        e[k] = v.clone();
+    }
+    e.to_string()
+}
+
+#[test]
+fn bodies_levels_and_managed_fields() {
+    let policy = "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitManagedFields: true\nrules:\n\
+                  - level: Request\n  resources: [{group: apps, resources: [deployments]}]\n\
+                  - level: RequestResponse\n  resources: [{group: '', resources: [pods]}]\n\
+                  - level: Metadata\n";
+    let mut h = host_with(Some("kubeaudit:\n  policy_file: p.yaml\n"), &[("p.yaml", policy)]);
+    let mf = json!([{"manager":"kubectl","operation":"Update"}]);
+    let body = json!({"kind":"Deployment","metadata":{"name":"web","managedFields":mf},"spec":{"replicas":2}});
+    let list = json!({"kind":"PodList","metadata":{},"items":[{"metadata":{"name":"a","managedFields":mf}},{"metadata":{"name":"b"}}]});
+    let sa = json!({"username":"system:serviceaccount:ci:deployer","groups":["system:serviceaccounts"]});
+
+    // Request: the request body stays (without managedFields), the response goes, level lowered.
+    let dep = json!({"resource":"deployments","namespace":"web","name":"web","apiGroup":"apps"});
+    let out = kept(json(
+        &mut h,
+        &event("update", sa.clone(), Some(dep), json!({"requestObject": body, "responseObject": body})),
+    ));
+    assert_eq!(out["level"], "Request");
+    assert_eq!(out["requestObject"]["spec"]["replicas"], 2);
+    assert!(out["requestObject"]["metadata"].get("managedFields").is_none(), "{out}");
+    assert!(out.get("responseObject").is_none());
+    assert_eq!(out["actor"], json!({"kind":"serviceaccount","serviceaccount":{"namespace":"ci","name":"deployer"}}));
+
+    // RequestResponse: a list keeps its items, each without managedFields.
+    let pods = json!({"resource":"pods","namespace":"web"});
+    let out = kept(json(&mut h, &event("list", sa.clone(), Some(pods), json!({"responseObject": list}))));
+    assert_eq!(out["level"], "RequestResponse");
+    assert_eq!(out["responseObject"]["items"][0]["metadata"], json!({"name":"a"}));
+    assert_eq!(out["responseObject"]["items"][1]["metadata"], json!({"name":"b"}));
+
+    // An event below the decided level is kept as it is: nothing is invented.
+    let mut meta = serde_json::from_str::<Value>(&event(
+        "get",
+        sa,
+        Some(json!({"resource":"pods","namespace":"web","name":"a"})),
+        json!({}),
+    ))
+    .unwrap();
+    meta["level"] = json!("Metadata");
+    let out = kept(json(&mut h, &meta.to_string()));
+    assert_eq!(out["level"], "Metadata");
+    assert!(out.get("requestObject").is_none() && out.get("responseObject").is_none());
+}
+
+#[test]
+fn opt_in_extensions() {
+    let policy = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n\
+                  - level: None\n  users: ['system:serviceaccount:kube-system:*']\n\
+                  - level: Metadata\n";
+    let config = "kubeaudit:\n  policy_file: p.yaml\n  omit_response_codes: [404]\n  wildcards: true\n  bodies_as_strings: true\n";
+    let mut h = host_with(Some(config), &[("p.yaml", policy)]);
+    let controller = json!({"username":"system:serviceaccount:kube-system:replicaset-controller"});
+    let pods = Some(json!({"resource":"pods","namespace":"a"}));
+    assert_eq!(json(&mut h, &event("list", controller.clone(), pods.clone(), json!({}))), Fate::Dropped);
+    let human = json!({"username":"alice@example.com"});
+    let missing = event("get", human.clone(), pods.clone(), json!({"responseStatus":{"metadata":{},"code":404}}));
+    assert_eq!(json(&mut h, &missing), Fate::Dropped);
+    // Without the opt-ins the same policy reads `*` literally and 404s stay.
+    let mut plain = host_with(Some("kubeaudit:\n  policy_file: p.yaml\n"), &[("p.yaml", policy)]);
+    assert!(matches!(json(&mut plain, &event("list", controller, pods.clone(), json!({}))), Fate::Kept(_)));
+    assert!(matches!(json(&mut plain, &missing), Fate::Kept(_)));
+    assert!(plain.stderr().contains("`*`"), "{}", plain.stderr());
+
+    // bodies_as_strings: a kept body becomes a JSON string.
+    let policy_rr = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: RequestResponse\n";
+    let mut h =
+        host_with(Some("kubeaudit:\n  policy_file: p.yaml\n  bodies_as_strings: true\n"), &[("p.yaml", policy_rr)]);
+    let out =
+        kept(json(&mut h, &event("create", human, pods, json!({"requestObject":{"kind":"Pod","spec":{"a":[1,2]}}}))));
+    let body: Value = serde_json::from_str(out["requestObject"].as_str().expect("a string")).unwrap();
+    assert_eq!(body, json!({"kind":"Pod","spec":{"a":[1,2]}}));
+}
+
+#[test]
+fn actors_and_review_flags() {
+    let config = "cluster:\n  name: prod-eu-1\nidentity:\n  oidc_prefixes: ['oidc:']\n  users:\n    'local:08a8684b-db88-4b73-90a9-3cd1661f5466': carol@example.com\n";
+    let mut h = host_with(Some(config), &[]);
+    let pod = |sub: Option<&str>| {
+        let mut o = json!({"resource":"pods","namespace":"web","name":"web-1","apiVersion":"v1"});
+        if let Some(s) = sub {
+            o["subresource"] = json!(s);
+        }
+        Some(o)
+    };
+    let cases: Vec<(String, Value, Value)> = vec![
+        (
+            event("create", json!({"username":"oidc:alice@example.com"}), pod(Some("exec")), json!({})),
+            json!({"kind":"human","email":"alice@example.com"}),
+            json!(["exec"]),
+        ),
+        (
+            // A Dex subject: base64 of the user id and the connector id, mapped to an email.
+            event(
+                "create",
+                json!({"username":"CiQwOGE4Njg0Yi1kYjg4LTRiNzMtOTBhOS0zY2QxNjYxZjU0NjYSBWxvY2Fs"}),
+                pod(Some("portforward")),
+                json!({}),
+            ),
+            json!({"kind":"human","email":"carol@example.com"}),
+            json!(["port_forward"]),
+        ),
+        (
+            event(
+                "create",
+                json!({"username":"oidc:bob@example.com"}),
+                Some(json!({"resource":"clusterrolebindings","name":"x","apiGroup":"rbac.authorization.k8s.io"})),
+                json!({}),
+            ),
+            json!({"kind":"human","email":"bob@example.com"}),
+            json!(["rbac_change"]),
+        ),
+        (
+            event(
+                "get",
+                json!({"username":"oidc:bob@example.com"}),
+                pod(None),
+                json!({"responseStatus":{"metadata":{},"code":403},"impersonatedUser":{"username":"system:node:worker-2"}}),
+            ),
+            json!({"kind":"human","email":"bob@example.com","impersonated":{"kind":"node","node":"worker-2"}}),
+            json!(["auth_failure", "impersonation"]),
+        ),
+        (
+            event("get", json!({"username":"system:anonymous"}), pod(None), json!({})),
+            json!({"kind":"anonymous"}),
+            json!(["anonymous"]),
+        ),
+        (
+            event("get", json!({"username":"system:kube-scheduler"}), pod(None), json!({})),
+            json!({"kind":"system"}),
+            Value::Null,
+        ),
+    ];
+    for (record, actor, review) in cases {
+        let out = kept(json(&mut h, &record));
+        assert_eq!(out["actor"], actor, "{record}");
+        assert_eq!(out["review"], review, "{record}");
+        assert_eq!(out["cluster"], "prod-eu-1");
+        assert_eq!(out["log_type"], "kubeaudit");
+    }
+}
+
+#[test]
+fn an_event_in_a_log_string_is_handled_and_keeps_its_wrapper() {
+    // tail without a parser: the event is a JSON string in `log`, beside pipeline metadata.
+    let mut h = host_with(Some("cluster:\n  from_field: kubernetes.cluster\n"), &[]);
+    let pods = Some(json!({"resource":"pods","namespace":"web","name":"a"}));
+    let inner =
+        event("get", json!({"username":"oidc:alice@example.com"}), pods, json!({"responseObject":{"kind":"Pod"}}));
+    let record = json!({"log": inner, "stream": "stdout", "kubernetes": {"cluster": "stage-1", "host": "cp-1"}});
+    let out = kept(json(&mut h, &record.to_string()));
+    assert_eq!(out["verb"], "get");
+    assert!(out.get("log").is_none());
+    assert!(out.get("responseObject").is_none(), "stripped to Metadata by the default policy");
+    assert_eq!(out["stream"], "stdout");
+    assert_eq!(out["kubernetes"]["host"], "cp-1");
+    assert_eq!(out["cluster"], "stage-1");
+    // A kube-proxy watch in a string is dropped like one in the record.
+    let watch = event(
+        "watch",
+        json!({"username":"system:kube-proxy"}),
+        Some(json!({"resource":"endpoints","apiVersion":"v1"})),
+        json!({}),
+    );
+    assert_eq!(json(&mut h, &json!({"log": watch}).to_string()), Fate::Dropped);
+}
+
+#[test]
+fn start_up_lint_names_the_rule_and_line() {
+    let (_, elastisys) = corpus_policies()
+        .into_iter()
+        .find(|(n, _)| n.starts_with("elastisys"))
+        .expect("the elastisys policy is in the corpus");
+    let h = host_with(Some("kubeaudit:\n  policy_file: policy.yaml\n"), &[("policy.yaml", &elastisys)]);
+    let log = h.stderr();
+    let line = log.lines().find(|l| l.contains("namespacees")).unwrap_or_else(|| panic!("{log}"));
+    assert!(
+        line.contains("policy.yaml:362:") && line.contains("rule 36") && line.contains("every namespace"),
+        "{line}"
+    );
+    // No catch-all: everything unmatched is dropped, and that is said at start-up.
+    let no_catch_all = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n  verbs: [create]\n";
+    let mut h = host_with(Some("kubeaudit:\n  policy_file: p.yaml\n"), &[("p.yaml", no_catch_all)]);
+    assert!(h.stderr().to_lowercase().contains("catch-all") || h.stderr().contains("every request"), "{}", h.stderr());
+    let get = event("get", json!({"username":"a@example.com"}), Some(json!({"resource":"pods"})), json!({}));
+    assert_eq!(json(&mut h, &get), Fate::Dropped);
+}
+
+#[test]
+fn an_inline_policy_reports_lines_of_audit_sieve_yaml() {
+    let config = "cluster:\n  name: c\nkubeaudit:\n  policy:\n    apiVersion: audit.k8s.io/v1\n    kind: Policy\n    rules:\n    - level: Metadat\n";
+    let mut h = host_with(Some(config), &[]);
+    let log = h.stderr();
+    assert!(log.contains("audit-sieve.yaml:8:") && log.contains("Metadat"), "{log}");
+    // Invalid: records pass through unchanged.
+    let get = event("get", json!({"username":"a@example.com"}), Some(json!({"resource":"pods"})), json!({}));
+    assert_eq!(json(&mut h, &get), Fate::Kept(get.clone().into_bytes()));
+}
+
+#[test]
+fn golden_records() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/kubeaudit");
+    let config = std::fs::read_to_string(dir.join("audit-sieve.yaml")).unwrap();
+    let mut h: FluentBitHost = host_with(Some(&config), &[]);
+    let mut names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    names.sort();
+    let mut checked = 0;
+    for input in names.iter().filter(|p| p.to_string_lossy().ends_with(".in.json")) {
+        let record = std::fs::read_to_string(input).unwrap();
+        let want_path = input.to_string_lossy().replace(".in.json", ".out.json");
+        let want = std::fs::read_to_string(&want_path).unwrap();
+        match json(&mut h, record.trim()) {
+            Fate::Dropped => assert_eq!(want.trim(), "dropped", "{}", input.display()),
+            Fate::Kept(bytes) => {
+                let want: Value = serde_json::from_str(&want).unwrap_or_else(|e| panic!("{want_path}: {e}"));
+                assert_eq!(parse(&bytes), want, "{}", input.display());
+            }
+            Fate::Lost(why) => panic!("{}: lost: {why}", input.display()),
+        }
+        checked += 1;
+    }
+    assert!(checked >= 6, "{checked}");
+}
+
+#[test]
+fn the_dry_run_report_counts_per_rule() {
+    let mut h = host();
+    for line in include_str!("../examples/sample.ndjson").lines() {
+        json(&mut h, line);
+    }
+    let stats: Value = serde_json::from_str(&h.stats().unwrap()).unwrap();
+    let rules = stats["rules"].as_array().expect("rules");
+    let kube_proxy = &rules[0];
+    assert!(kube_proxy["description"].as_str().unwrap().contains("system:kube-proxy"), "{kube_proxy}");
+    assert_eq!(kube_proxy["matched"], 1);
+    assert_eq!(kube_proxy["dropped"], 1);
+    let total: u64 = rules.iter().map(|r| r["matched"].as_u64().unwrap()).sum();
+    assert!(total >= 9, "{stats}");
+}
+
+#[test]
+fn omitted_stages_are_dropped() {
+    // Policy-level omitStages (the default policy omits RequestReceived) and a rule's own.
+    let policy = "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n\
+                  - level: Metadata\n  verbs: [watch]\n  omitStages: [ResponseStarted]\n\
+                  - level: Metadata\n";
+    for mut h in [host(), host_with(Some("kubeaudit:\n  policy_file: p.yaml\n"), &[("p.yaml", policy)])] {
+        let pods = Some(json!({"resource":"pods","namespace":"web"}));
+        let user = json!({"username":"alice@example.com"});
+        let at = |stage: &str, verb: &str| {
+            let mut e: Value = serde_json::from_str(&event(verb, user.clone(), pods.clone(), json!({}))).unwrap();
+            e["stage"] = json!(stage);
+            e.to_string()
+        };
+        assert_eq!(json(&mut h, &at("RequestReceived", "get")), Fate::Dropped);
+        assert!(matches!(json(&mut h, &at("ResponseComplete", "get")), Fate::Kept(_)));
+        assert!(matches!(json(&mut h, &at("ResponseStarted", "get")), Fate::Kept(_)));
+    }
+    let mut h = host_with(Some("kubeaudit:\n  policy_file: p.yaml\n"), &[("p.yaml", policy)]);
+    let mut e: Value = serde_json::from_str(&event(
+        "watch",
+        json!({"username":"alice@example.com"}),
+        Some(json!({"resource":"pods"})),
+        json!({}),
+    ))
+    .unwrap();
+    e["stage"] = json!("ResponseStarted");
+    assert_eq!(json(&mut h, &e.to_string()), Fate::Dropped);
+}
