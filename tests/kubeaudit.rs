@@ -27,10 +27,11 @@ fn corpus_events() -> Vec<(String, Value)> {
     let mut events = Vec::new();
     for file in files {
         for line in corpus_lines(&file) {
-            if let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(&line) {
-                if v["kind"] == "Event" && v["apiVersion"].as_str().is_some_and(|a| a.starts_with("audit.k8s.io/")) {
-                    events.push((line, v));
-                }
+            if let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(&line)
+                && v["kind"] == "Event"
+                && v["apiVersion"].as_str().is_some_and(|a| a.starts_with("audit.k8s.io/"))
+            {
+                events.push((line, v));
             }
         }
     }
