@@ -172,8 +172,8 @@ fn secrets_never_leave_with_their_data() {
     let mut h = host();
     let mut seen = 0;
     for (line, event) in corpus_events() {
-        let secret =
-            event["objectRef"]["resource"] == "secrets" && event["objectRef"]["apiGroup"].as_str().unwrap_or("") == "";
+        let secret = event["objectRef"]["resource"] == "secrets"
+            && event["objectRef"]["apiGroup"].as_str().unwrap_or("").is_empty();
         let configmap = event["objectRef"]["resource"] == "configmaps";
         if !(secret || configmap) {
             continue;
