@@ -5,7 +5,8 @@
 //!
 //! The deterministic figure is wasm instructions per record (wasmtime fuel); Fluent Bit's
 //! WAMR interpreter spends roughly 2 ns on each. Records/s are wall-clock and noisy: read
-//! them as ratios within one run. `BENCH_SCALE=0.1` for a quick run.
+//! them as ratios within one run. `BENCH_SCALE=0.1` for a quick run; `BENCH_DUMP=DIR` also
+//! writes each workload's records there as NDJSON.
 
 use audit_sieve::module::{Module, Reply};
 use audit_sieve_host::workload::Workload;
@@ -112,6 +113,12 @@ fn main() {
         let base = if workload == Workload::LargeBodies { 4_000.0 } else { 40_000.0 };
         let n = ((base * scale) as usize).max(100);
         let records: Vec<Vec<u8>> = workload.records(n, 42).into_iter().map(String::into_bytes).collect();
+        if let Some(dir) = std::env::var_os("BENCH_DUMP") {
+            // The same records as NDJSON, to run them through other hosts (e.g. WAMR).
+            let name = workload.name().split(' ').next().unwrap_or("records").to_owned();
+            let text: Vec<u8> = records.iter().flat_map(|r| r.iter().copied().chain([b'\n'])).collect();
+            std::fs::write(Path::new(&dir).join(format!("{name}.ndjson")), text).expect("BENCH_DUMP");
+        }
         let s = run_host(&mut sieve_host, Format::Json, &records);
         let c = run_host(&mut copy_host, Format::Json, &records);
         let v = run_host(&mut value_host, Format::Json, &records);
