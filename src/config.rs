@@ -44,11 +44,19 @@ pub struct Fields {
     pub review: String,
     /// Who is behind the request: kind, email, serviceaccount, ...
     pub actor: String,
+    /// Also write Elastic Common Schema fields (`event.action`, `user.name`, ...).
+    pub ecs: bool,
 }
 
 impl Default for Fields {
     fn default() -> Self {
-        Fields { stream: "log_type".into(), cluster: "cluster".into(), review: "review".into(), actor: "actor".into() }
+        Fields {
+            stream: "log_type".into(),
+            cluster: "cluster".into(),
+            review: "review".into(),
+            actor: "actor".into(),
+            ecs: false,
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! rule can drop a record.
 
 use crate::config::{Config, ConfigError, Source, field_path};
+use crate::ecs::Ecs;
 use crate::hoststreams::{HostStreams, Verdict};
 use crate::identity::Identity;
 use crate::json::{self, Edits};
@@ -78,6 +79,8 @@ pub struct Engine {
     max_record_bytes: usize,
     identity: Identity,
     pub kubeaudit: Option<KubeAudit>,
+    /// Elastic Common Schema values of the current record, when `fields.ecs` asks for them.
+    ecs: Option<Ecs>,
     hoststreams: HostStreams,
 }
 
@@ -118,6 +121,7 @@ impl Engine {
             identity,
             kubeaudit,
             hoststreams,
+            ecs: config.fields.ecs.then(Ecs::default),
         };
         Ok((engine, warnings))
     }
@@ -171,19 +175,36 @@ impl Engine {
     fn host_stream(&mut self, text: &str, start: usize, time_sec: u32, out: &mut Vec<u8>) -> Outcome {
         let mut edits = Edits::default();
         let (mut review, mut actor) = (Vec::new(), Vec::new());
-        match self.hoststreams.process(text, start, time_sec, &self.identity, &mut edits, &mut review, &mut actor) {
+        let mut ecs = self.ecs.take();
+        if let Some(e) = ecs.as_mut() {
+            e.clear();
+        }
+        let verdict = self.hoststreams.process(
+            text,
+            start,
+            time_sec,
+            &self.identity,
+            &mut edits,
+            &mut review,
+            &mut actor,
+            ecs.as_mut(),
+        );
+        let outcome = match verdict {
             None => Outcome::Unchanged,
             Some(Verdict::Drop) => Outcome::Drop,
             Some(Verdict::Keep(stream)) => {
-                self.common_fields(text, start, None, stream, &review, &actor, &mut edits);
+                self.common_fields(text, start, None, stream, &review, &actor, ecs.as_ref(), &mut edits);
                 out.clear();
                 if json::rewrite_object(text, start, &edits, out).is_err() {
                     out.clear();
-                    return Outcome::PassThrough(PassReason::NotJson);
+                    Outcome::PassThrough(PassReason::NotJson)
+                } else {
+                    Outcome::Rewritten
                 }
-                Outcome::Rewritten
             }
-        }
+        };
+        self.ecs = ecs;
+        outcome
     }
 
     /// Handles a Kubernetes audit event at `start` of `b`; `Ok(None)` if it is not one.
@@ -197,11 +218,31 @@ impl Engine {
         wrapper: Option<(&str, usize, &str)>,
         out: &mut Vec<u8>,
     ) -> Result<Option<Outcome>, PassReason> {
+        let mut ecs = self.ecs.take();
+        if let Some(e) = ecs.as_mut() {
+            e.clear();
+        }
+        let result = self.kube_event_with(b, start, record_len, wrapper, out, ecs.as_mut());
+        self.ecs = ecs;
+        result
+    }
+
+    fn kube_event_with(
+        &mut self,
+        b: &[u8],
+        start: usize,
+        record_len: usize,
+        wrapper: Option<(&str, usize, &str)>,
+        out: &mut Vec<u8>,
+        mut ecs: Option<&mut Ecs>,
+    ) -> Result<Option<Outcome>, PassReason> {
         let Some(kube) = self.kubeaudit.as_mut() else { return Ok(None) };
         let mut edits = Edits::default();
         let mut review = Vec::new();
         let mut actor = Vec::new();
-        let Some(verdict) = kube.process(b, start, &self.identity, &mut edits, &mut review, &mut actor)? else {
+        let Some(verdict) =
+            kube.process(b, start, &self.identity, &mut edits, &mut review, &mut actor, ecs.as_deref_mut())?
+        else {
             return Ok(None);
         };
         let stats_index = verdict.rule.unwrap_or(kube.rule_stats.len() - 1);
@@ -216,7 +257,8 @@ impl Engine {
             stats.stripped += 1;
         }
         let text = verdict.text;
-        self.common_fields(text, start, wrapper, crate::filter::streams::KUBEAUDIT, &review, &actor, &mut edits);
+        let kind = crate::filter::streams::KUBEAUDIT;
+        self.common_fields(text, start, wrapper, kind, &review, &actor, ecs.as_deref(), &mut edits);
         if let Some((outer, outer_start, key)) = wrapper {
             // Carry the wrapper's other members (Kubernetes metadata, tags) along.
             let _ = json::Members::new(outer, outer_start).map(|mut members| {
@@ -252,6 +294,7 @@ impl Engine {
         stream: &str,
         review: &[&'static str],
         actor: &[u8],
+        ecs: Option<&Ecs>,
         edits: &mut Edits,
     ) {
         let quoted = |s: &str| {
@@ -264,10 +307,12 @@ impl Engine {
             lookup_string(text, start, path)
                 .or_else(|| wrapper.and_then(|(outer, outer_start, _)| lookup_string(outer, outer_start, path)))
         });
-        match from_record {
-            Some(name) => edits.set_path(&self.fields.cluster, quoted(&name)),
-            None if !self.cluster_name.is_empty() => edits.set_path(&self.fields.cluster, quoted(&self.cluster_name)),
-            None => {}
+        let cluster = from_record.as_deref().unwrap_or(&self.cluster_name);
+        if !cluster.is_empty() {
+            edits.set_path(&self.fields.cluster, quoted(cluster));
+        }
+        if let Some(ecs) = ecs {
+            ecs.write(Some(cluster), edits);
         }
         if !actor.is_empty() {
             edits.set_path(&self.fields.actor, actor.to_vec());

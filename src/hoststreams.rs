@@ -18,6 +18,7 @@
 //! and otherwise left alone; only a configured rule drops a record.
 
 use crate::config::Config;
+use crate::ecs::Ecs;
 use crate::identity::Identity;
 use crate::json::{self, Edits, Span};
 use crate::streams::auditd::{self, AuditLine, AuditRecord, AuditdFilter};
@@ -129,6 +130,8 @@ struct Out<'e> {
     edits: &'e mut Edits,
     review: &'e mut Vec<&'static str>,
     actor: &'e mut Vec<u8>,
+    /// Elastic Common Schema values, when they are asked for.
+    ecs: Option<&'e mut Ecs>,
 }
 
 impl HostStreams {
@@ -166,12 +169,13 @@ impl HostStreams {
         edits: &mut Edits,
         review: &mut Vec<&'static str>,
         actor: &mut Vec<u8>,
+        ecs: Option<&mut Ecs>,
     ) -> Option<Verdict> {
         if !(self.authlog || self.auditd || self.pgaudit) {
             return None;
         }
         let shape = Shape::read(text, start)?;
-        let mut out = Out { edits, review, actor };
+        let mut out = Out { edits, review, actor, ecs };
         let string = |span: Option<Span>| span.and_then(|s| json::as_str(text, s));
         let value = |span: Option<Span>| {
             span.and_then(|s| match json::as_str(text, s) {
@@ -340,6 +344,22 @@ impl HostStreams {
         if e.is_failure() || e.invalid_user {
             out.review.push(flags::AUTH_FAILURE);
         }
+        if let Some(ecs) = out.ecs.as_deref_mut() {
+            ecs.action.push_str("ssh_");
+            ecs.action.push_str(outcome.as_str());
+            ecs.outcome = if e.is_failure() || e.invalid_user {
+                "failure"
+            } else if outcome == ssh::Outcome::Accepted {
+                "success"
+            } else {
+                ""
+            };
+            ecs.user_name.push_str(e.user.unwrap_or_default());
+            ecs.source_ip.push_str(e.ip.unwrap_or_default());
+            if let Some(email) = e.fingerprint.and_then(|fp| person_for_key(identity, fp)) {
+                ecs.user_email.push_str(email);
+            }
+        }
         if e.is_failure()
             && let Some(ip) = e.ip
         {
@@ -445,6 +465,11 @@ fn sudo_fields(e: &SudoEvent, origin: &Origin, out: &mut Out) {
     }
     o.origin(origin);
     out.edits.append("sudo", o.finish());
+    if let Some(ecs) = out.ecs.as_deref_mut() {
+        ecs.action.push_str(if e.tool == Tool::Sudo { "sudo" } else { "su" });
+        ecs.outcome = if e.is_failure() { "failure" } else { "success" };
+        ecs.user_name.push_str(e.user.unwrap_or_default());
+    }
     if e.is_failure() {
         out.review.push(flags::AUTH_FAILURE);
         out.review.push(flags::SUDO_FAILURE);
@@ -602,7 +627,7 @@ mod tests {
         let identity = Identity::new(&config.identity, &Source::Defaults).unwrap();
         let start = json::validate_object(record).unwrap();
         let (mut edits, mut review, mut actor) = (Edits::default(), Vec::new(), Vec::new());
-        let v = hs.process(record, start, time, &identity, &mut edits, &mut review, &mut actor)?;
+        let v = hs.process(record, start, time, &identity, &mut edits, &mut review, &mut actor, None)?;
         let mut out = Vec::new();
         json::rewrite_object(record, start, &edits, &mut out).unwrap();
         Some((v, String::from_utf8(out).unwrap(), review))

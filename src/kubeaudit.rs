@@ -12,6 +12,7 @@
 //! Only the members the decision needs are decoded; bodies are never parsed, only
 //! edited in place when a rule asks for it.
 
+use crate::ecs::{self, Ecs};
 use crate::filter::PassReason;
 use crate::identity::{Actor, ActorKind, Identity};
 use crate::json::{self, Change, Edits, JsonError, Member, Skim, Span};
@@ -50,6 +51,8 @@ struct EventMembers {
     impersonated_user: Option<Member>,
     object_ref: Option<Member>,
     response_status: Option<Member>,
+    source_ips: Option<Member>,
+    user_agent: Option<Member>,
     request_object: Option<Member>,
     response_object: Option<Member>,
     annotations: Option<Member>,
@@ -74,6 +77,8 @@ impl EventMembers {
                 b"impersonatedUser" => &mut self.impersonated_user,
                 b"objectRef" => &mut self.object_ref,
                 b"responseStatus" => &mut self.response_status,
+                b"sourceIPs" => &mut self.source_ips,
+                b"userAgent" => &mut self.user_agent,
                 b"requestObject" => &mut self.request_object,
                 b"responseObject" => &mut self.response_object,
                 b"annotations" => &mut self.annotations,
@@ -191,6 +196,7 @@ impl KubeAudit {
     ///
     /// A dropped event is read only as far as the decision needs (see
     /// [`EventMembers::decidable`]); a kept one is read, and checked, to its end.
+    #[allow(clippy::too_many_arguments)]
     pub fn process<'t>(
         &self,
         b: &'t [u8],
@@ -199,6 +205,7 @@ impl KubeAudit {
         edits: &mut Edits,
         review: &mut Vec<&'static str>,
         actor_out: &mut Vec<u8>,
+        ecs: Option<&mut Ecs>,
     ) -> Result<Option<Verdict<'t>>, PassReason> {
         let mut members = Skim::over(b, start).ok_or(PassReason::NotJson)?;
         let mut e = EventMembers::default();
@@ -299,7 +306,20 @@ impl KubeAudit {
         }
 
         // The actor, and the impersonated one.
-        write_actor(actor_out, &identity.actor(&username));
+        let actor = identity.actor(&username);
+        write_actor(actor_out, &actor);
+        if let Some(ecs) = ecs {
+            ecs.action.push_str(&verb);
+            ecs.outcome = code.map(ecs::http_outcome).unwrap_or_default();
+            ecs.user_name.push_str(&username);
+            ecs.user_email.push_str(actor.email.as_deref().unwrap_or_default());
+            let mut first_ip = None;
+            string_items(b, e.source_ips, |ip| {
+                first_ip.get_or_insert(ip);
+            });
+            ecs.source_ip.push_str(first_ip.as_deref().unwrap_or_default());
+            ecs.user_agent.push_str(str_value(b, e.user_agent).as_deref().unwrap_or_default());
+        }
         let [impersonated] = object_members(b, e.impersonated_user, [b"username"]);
         if let Some(imp) = str_value(b, impersonated) {
             actor_out.pop();

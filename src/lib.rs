@@ -13,6 +13,7 @@
 #[allow(unsafe_code)]
 mod abi;
 pub mod config;
+pub mod ecs;
 pub mod filter;
 pub mod hoststreams;
 pub mod identity;

@@ -487,3 +487,37 @@ fn omitted_stages_are_dropped() {
     e["stage"] = json!("ResponseStarted");
     assert_eq!(json(&mut h, &e.to_string()), Fate::Dropped);
 }
+
+#[test]
+fn elastic_common_schema_fields_are_opt_in() {
+    let config = "cluster:\n  name: prod-eu-1\nfields:\n  ecs: true\nidentity:\n  oidc_prefixes: ['oidc:']\n";
+    let mut h = host_with(Some(config), &[]);
+    let record = event(
+        "get",
+        json!({"username":"oidc:alice@example.com","groups":["system:authenticated"]}),
+        Some(json!({"resource":"pods","namespace":"web"})),
+        json!({"sourceIPs":["198.51.100.23","10.0.0.1"],"userAgent":"kubectl/v1.31.2",
+               "responseStatus":{"metadata":{},"code":403}}),
+    );
+    let out = kept(json(&mut h, &record));
+    assert_eq!(out["event"], json!({"action":"get","outcome":"failure"}));
+    // The event's own `user` object keeps its members and gains ECS's.
+    assert_eq!(out["user"]["username"], "oidc:alice@example.com");
+    assert_eq!(out["user"]["name"], "oidc:alice@example.com");
+    assert_eq!(out["user"]["email"], "alice@example.com");
+    assert_eq!(out["source"], json!({"ip":"198.51.100.23"}));
+    assert_eq!(out["user_agent"], json!({"original":"kubectl/v1.31.2"}));
+    assert_eq!(out["orchestrator"], json!({"cluster":{"name":"prod-eu-1"}}));
+    // The default fields are still there.
+    assert_eq!(out["actor"]["email"], "alice@example.com");
+
+    let ssh = json!({"log":"Nov 22 10:00:01 node-1 sshd[4242]: Failed password for invalid user admin from 203.0.113.9 port 50122 ssh2"});
+    let out = kept(json(&mut h, &ssh.to_string()));
+    assert_eq!(out["event"]["outcome"], "failure");
+    assert_eq!(out["source"]["ip"], "203.0.113.9");
+    assert_eq!(out["user"]["name"], "admin");
+
+    // Off by default.
+    let out = kept(json(&mut host(), &record));
+    assert!(out.get("event").is_none() && out.get("source").is_none() && out["user"].get("name").is_none());
+}
