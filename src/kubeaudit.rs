@@ -188,8 +188,6 @@ impl KubeAudit {
         &self.policy
     }
 
-    /// Decides an event and fills `edits` with the changes to its object. Returns `None`
-    /// when the object at `start` is not an audit event.
     /// Decides the event at `start` of `b` and, when it is kept, fills `edits` with the
     /// changes to its object. `Ok(None)`: not an audit event. `Err`: an event the module
     /// cannot rewrite (invalid JSON or UTF-8), to pass through untouched.
