@@ -230,7 +230,8 @@ fn report(s: &Summary, stats: &str) {
             "rule", "level", "matched", "dropped", "stripped", "saved"
         );
         for r in rules.iter().filter(|r| n(&r["matched"]) > 0) {
-            let index = r["index"].as_u64().map_or("-".to_string(), |i| i.to_string());
+            // Rules are numbered from 1, as in the start-up messages.
+            let index = r["index"].as_u64().map_or("-".to_string(), |i| (i + 1).to_string());
             eprintln!(
                 "  {:>5} {:<16} {:>8} {:>8} {:>8} {:>12}  {}",
                 index,
