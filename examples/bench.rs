@@ -16,6 +16,8 @@ use std::time::Instant;
 
 struct Run {
     fuel_per_record: f64,
+    fuel_dropped: u64,
+    fuel_kept: u64,
     bytes_in: f64,
     bytes_out: f64,
     kept: usize,
@@ -33,6 +35,7 @@ fn host(wasm: &Path, config_dir: &Path) -> FluentBitHost {
 
 fn run_host(host: &mut FluentBitHost, format: Format, records: &[Vec<u8>]) -> Run {
     let (mut fuel, mut bytes_in, mut bytes_out) = (0u64, 0usize, 0usize);
+    let (mut fuel_dropped, mut fuel_kept) = (0u64, 0u64);
     let (mut kept, mut dropped, mut lost) = (0, 0, 0);
     let start = Instant::now();
     for r in records {
@@ -40,8 +43,12 @@ fn run_host(host: &mut FluentBitHost, format: Format, records: &[Vec<u8>]) -> Ru
             Fate::Kept(out) => {
                 kept += 1;
                 bytes_out += out.len();
+                fuel_kept += host.last_fuel;
             }
-            Fate::Dropped => dropped += 1,
+            Fate::Dropped => {
+                dropped += 1;
+                fuel_dropped += host.last_fuel;
+            }
             Fate::Lost(_) => lost += 1,
         }
         fuel += host.last_fuel;
@@ -51,6 +58,8 @@ fn run_host(host: &mut FluentBitHost, format: Format, records: &[Vec<u8>]) -> Ru
     let n = records.len() as f64;
     Run {
         fuel_per_record: fuel as f64 / n,
+        fuel_dropped,
+        fuel_kept,
         bytes_in: bytes_in as f64 / n,
         bytes_out: bytes_out as f64 / n,
         kept,
@@ -140,9 +149,13 @@ fn main() {
             native,
         );
         if workload == Workload::StandardMix {
+            let per = |fuel: u64, n: usize| if n == 0 { 0.0 } else { fuel as f64 / n as f64 };
             println!(
-                "{:<24} {:>7} {:>9} {:>9} {:>9} {:>11.0}  (dropped {} records, kept {})",
-                "  of which dropped/kept", "", "", "", "", s.fuel_per_record, s.dropped, s.kept
+                "  of which {} dropped at {:.0} instr/rec, {} kept at {:.0} instr/rec",
+                s.dropped,
+                per(s.fuel_dropped, s.dropped),
+                s.kept,
+                per(s.fuel_kept, s.kept)
             );
         }
     }
