@@ -272,9 +272,12 @@ impl Engine {
                 }
             });
         }
+        // The rewrite validates every member it copies; whatever follows the object must be
+        // whitespace. Anything else: the record passes through untouched.
         out.clear();
-        if json::rewrite_object(text, start, &edits, out).is_err() {
-            // Cannot happen on a validated object; fail open all the same.
+        let complete = json::rewrite_object(text, start, &edits, out)
+            .is_ok_and(|end| text.as_bytes()[end..].iter().all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')));
+        if !complete {
             out.clear();
             return Err(PassReason::NotJson);
         }

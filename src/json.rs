@@ -714,10 +714,11 @@ impl Edits {
     }
 }
 
-/// Writes the object at `start` with `edits` applied. Untouched members are copied
-/// verbatim, so a value is never re-serialised. Recursion follows the edits, whose depth
-/// is fixed by the code and the configuration, never the input's nesting.
-pub fn rewrite_object(text: &str, start: usize, edits: &Edits, out: &mut Vec<u8>) -> Result<()> {
+/// Writes the object at `start` with `edits` applied; returns the offset just past the
+/// object. Untouched members are copied verbatim, so a value is never re-serialised, and
+/// every member is validated on the way. Recursion follows the edits, whose depth is fixed
+/// by the code and the configuration, never the input's nesting.
+pub fn rewrite_object(text: &str, start: usize, edits: &Edits, out: &mut Vec<u8>) -> Result<usize> {
     let mut members = Members::new(text, start)?;
     out.push(b'{');
     let mut first = true;
@@ -810,7 +811,7 @@ pub fn rewrite_object(text: &str, start: usize, edits: &Edits, out: &mut Vec<u8>
         out.extend_from_slice(value);
     }
     out.push(b'}');
-    Ok(())
+    members.end().ok_or(JsonError::Truncated)
 }
 
 /// Whether applying this change to a missing member would create something.
