@@ -413,6 +413,17 @@ impl<'t> Skim<'t> {
 
     /// The next member; `Ok(None)` at the end, `Err` when the text is not what it should be.
     pub fn next_member(&mut self) -> Result<Option<Member>> {
+        self.next_member_reading(|_| false, |_, _| {})
+    }
+
+    /// [`Skim::next_member`], reading on the way the members of a value that is an object
+    /// whose key `inside` accepts: `each(key, inner member)` is called for each of them, so
+    /// a small object the caller needs is walked once, not skipped and then walked again.
+    pub fn next_member_reading(
+        &mut self,
+        inside: impl Fn(&[u8]) -> bool,
+        mut each: impl FnMut(&[u8], Member),
+    ) -> Result<Option<Member>> {
         if self.finished {
             return Ok(None);
         }
@@ -429,8 +440,17 @@ impl<'t> Skim<'t> {
             None => return Err(JsonError::Truncated),
         }
         let (key_end, key_escaped) = scan_string(b, i)?;
+        let key = &b[i + 1..key_end - 1];
         let value_start = value_after_colon(b, key_end)?;
-        let value_end = skim_value(b, value_start)?;
+        let value_end = match Skim::over(b, value_start) {
+            Some(mut inner) if inside(key) => {
+                while let Some(m) = inner.next_member()? {
+                    each(key, m);
+                }
+                inner.end().ok_or(JsonError::Truncated)?
+            }
+            _ => skim_value(b, value_start)?,
+        };
         let next = skip_ws(b, value_end);
         match b.get(next) {
             Some(b',') => self.pos = skip_ws(b, next + 1),

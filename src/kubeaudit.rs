@@ -56,13 +56,40 @@ struct EventMembers {
     request_object: Option<Member>,
     response_object: Option<Member>,
     annotations: Option<Member>,
+    /// Members of `user`, `objectRef` and `responseStatus`, read in the same walk.
+    username: Option<Member>,
+    groups: Option<Member>,
+    api_group: Option<Member>,
+    resource: Option<Member>,
+    subresource: Option<Member>,
+    namespace: Option<Member>,
+    name: Option<Member>,
+    code: Option<Member>,
 }
 
 impl EventMembers {
     /// Reads members from `members` until `enough` says the decision's inputs are known
     /// (or the object ends). Returns whether the whole object was read.
     fn absorb(&mut self, b: &[u8], members: &mut Skim, enough: impl Fn(&Self) -> bool) -> Result<bool, JsonError> {
-        while let Some(m) = members.next_member()? {
+        let inside = |k: &[u8]| matches!(k, b"user" | b"objectRef" | b"responseStatus");
+        loop {
+            let (user_seen, object_ref_seen, status_seen) =
+                (self.user.is_some(), self.object_ref.is_some(), self.response_status.is_some());
+            let mut inner = |outer: &[u8], m: Member| {
+                let slot = match (outer, &b[m.key.start..m.key.end]) {
+                    (b"user", b"username") if !user_seen => &mut self.username,
+                    (b"user", b"groups") if !user_seen => &mut self.groups,
+                    (b"objectRef", b"apiGroup") if !object_ref_seen => &mut self.api_group,
+                    (b"objectRef", b"resource") if !object_ref_seen => &mut self.resource,
+                    (b"objectRef", b"subresource") if !object_ref_seen => &mut self.subresource,
+                    (b"objectRef", b"namespace") if !object_ref_seen => &mut self.namespace,
+                    (b"objectRef", b"name") if !object_ref_seen => &mut self.name,
+                    (b"responseStatus", b"code") if !status_seen => &mut self.code,
+                    _ => return,
+                };
+                slot.get_or_insert(m);
+            };
+            let Some(m) = members.next_member_reading(inside, &mut inner)? else { break };
             let key = &b[m.key.start..m.key.end];
             // Keys of audit events are plain ASCII; an escaped key is never one of them.
             let slot = match key {
@@ -212,13 +239,12 @@ impl KubeAudit {
         if !e.is_audit_event(b) {
             return Ok(None);
         }
-        let [username, groups] = object_members(b, e.user, [b"username", b"groups"]);
-        let username = str_value(b, username).unwrap_or_default();
+        let username = str_value(b, e.username).unwrap_or_default();
         // Groups are borrowed into a fixed array; only escaped or very many groups allocate.
         let mut inline = [""; 16];
         let mut count = 0;
         let mut spill: Vec<Cow<str>> = Vec::new();
-        string_items(b, groups, |group| match group {
+        string_items(b, e.groups, |group| match group {
             Cow::Borrowed(g) if count < inline.len() => {
                 inline[count] = g;
                 count += 1;
@@ -236,8 +262,9 @@ impl KubeAudit {
         let request_uri = str_value(b, e.request_uri).unwrap_or_default();
         let path = request_uri.split('?').next().unwrap_or_default();
         let object_ref = e.object_ref.filter(|o| b[o.value.start] == b'{');
-        let fields = object_members(b, object_ref, [b"apiGroup", b"resource", b"subresource", b"namespace", b"name"]);
-        let [api_group, resource, subresource, namespace, name] = fields.map(|m| str_value(b, m).unwrap_or_default());
+        let field = |m: Option<Member>| str_value(b, m).unwrap_or_default();
+        let (api_group, resource, subresource, namespace, name) =
+            (field(e.api_group), field(e.resource), field(e.subresource), field(e.namespace), field(e.name));
         let attrs = Attributes {
             username: &username,
             groups: group_refs,
@@ -252,8 +279,7 @@ impl KubeAudit {
             path,
         };
         let decision = self.policy.evaluate(&attrs);
-        let [code] = object_members(b, e.response_status, [b"code"]);
-        let code = raw(b, code).and_then(|c| std::str::from_utf8(c).ok()?.parse::<u16>().ok());
+        let code = raw(b, e.code).and_then(|c| std::str::from_utf8(c).ok()?.parse::<u16>().ok());
         let stage = str_value(b, e.stage).and_then(|s| Stage::parse(&s));
         let omitted_stage = stage.is_some_and(|st| decision.omit_stages.contains(st));
         let omitted_code = code.is_some_and(|c| self.omit_response_codes.contains(&c));
