@@ -17,16 +17,18 @@ struct Record {
     stateful: bool,
 }
 
-/// Every workload interleaved, malformed records among them, one in ten in msgpack.
+/// Every workload interleaved, malformed records among them, about one in twelve in msgpack.
 fn pool() -> Vec<Record> {
-    let mut by_workload: Vec<(Workload, Vec<String>)> = Workload::ALL.iter().map(|&w| (w, w.records(400, 11))).collect();
+    let mut by_workload: Vec<(Workload, Vec<String>)> =
+        Workload::ALL.iter().map(|&w| (w, w.records(400, 11))).collect();
     let malformed: Vec<Vec<u8>> = vec![
         b"not json at all".to_vec(),
         br#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","stage":"ResponseComplete","verb":"get","user":{"#.to_vec(),
         b"{\"log\":\"\xff\xfe\"}".to_vec(),
         br#"{"log":"\ud800"}"#.to_vec(),
         br#"[1,2,3]"#.to_vec(),
-        br#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","objectRef":null,"verb":"get","stage":"ResponseComplete"}"#.to_vec(),
+        br#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","objectRef":null,"verb":"get","stage":"ResponseComplete"}"#
+            .to_vec(),
     ];
     let mut records = Vec::new();
     for i in 0..400 {
