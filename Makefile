@@ -3,7 +3,7 @@ CARGO  ?= cargo
 TARGET := wasm32-wasip1
 WASM   := build/audit_sieve.wasm
 
-.PHONY: all wasm demo test lint bench clean
+.PHONY: all wasm demo test lint bench soak fuzz clean
 
 all: wasm
 
@@ -22,6 +22,20 @@ demo: $(WASM)
 # Every test: unit tests natively, integration tests through the built module.
 test: $(WASM)
 	$(CARGO) test --release --workspace
+
+# One instance, 1,000,000 mixed records: memory flat after warm-up, no drift (200,000 in `make test`).
+soak: $(WASM)
+	AUDIT_SIEVE_SOAK_RECORDS=1000000 $(CARGO) test --release --test soak -- --nocapture
+
+# libFuzzer through cargo-fuzz (`cargo install cargo-fuzz`); on a stable toolchain the
+# nightly flags it passes are allowed by RUSTC_BOOTSTRAP. FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 300
+fuzz:
+	cd fuzz && for t in json_entry msgpack_entry config; do \
+	  mkdir -p corpus/$$t && \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run -O $$t corpus/$$t seeds/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=4096 || exit 1; \
+	done
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -284,9 +284,12 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
     let mut loader =
         Loader { stack: Vec::new(), root: None, lines: Lines::default(), anchors: HashMap::new(), total: 0 };
     let mut documents = 0usize;
+    // The scanner reports an error at the end of a text without a final line break on
+    // the line after it; no error is reported past the text's last line.
+    let last_line = 1 + text.matches('\n').count() + text.matches('\r').count() - text.matches("\r\n").count();
     loop {
-        let (event, mark) = parser.next_token().map_err(scan_error)?;
-        let line = mark.line().max(1);
+        let (event, mark) = parser.next_token().map_err(|e| scan_error(e, last_line))?;
+        let line = mark.line().max(1).min(last_line);
         match event {
             Event::Nothing | Event::StreamStart | Event::DocumentEnd => {}
             Event::StreamEnd => break,
@@ -400,8 +403,8 @@ pub fn render_path(path: &[Seg]) -> Option<String> {
     (!path.is_empty()).then_some(out)
 }
 
-fn scan_error(err: ScanError) -> YamlError {
-    let line = marker_line(err.marker());
+fn scan_error(err: ScanError, last_line: usize) -> YamlError {
+    let line = marker_line(err.marker()).min(last_line);
     let info = err.info();
     // The scanner has its own, higher limit on flow nesting; it may trip before the events
     // reach the loader when the scanner reads ahead.
@@ -625,6 +628,18 @@ mod tests {
         for text in SNIPPETS {
             assert_same(text);
         }
+    }
+
+    #[test]
+    fn errors_at_the_end_name_a_line_of_the_text() {
+        // Without a final line break the scanner's position is past the last line.
+        for (text, line) in [("cluster:\n  name: prod\n  nmae", 3), ("a: 1\rb: [", 2), ("a: [\n", 2)] {
+            let err = parse(text).unwrap_err();
+            assert_eq!(err.line, Some(line), "{text:?}: {err}");
+        }
+        // Nor is a node placed there (an empty value at the very end).
+        let doc = parse("a:\n  - x\n  -").unwrap();
+        assert_eq!(doc.line(&[Seg::Key("a".into()), Seg::Index(1)]), Some(3));
     }
 
     #[test]
