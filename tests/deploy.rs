@@ -111,9 +111,11 @@ fn every_kit_yaml_file_parses() {
 
 #[test]
 fn every_kit_audit_sieve_yaml_loads_without_error_or_warning() {
-    for path in
-        ["fluent-bit/audit-sieve.yaml", "deploy/helm/audit-sieve/audit-sieve.yaml", "deploy/fluent-logshipping-app/audit-sieve.yaml"]
-    {
+    for path in [
+        "fluent-bit/audit-sieve.yaml",
+        "deploy/helm/audit-sieve/audit-sieve.yaml",
+        "deploy/fluent-logshipping-app/audit-sieve.yaml",
+    ] {
         let warnings = check_config(path);
         assert!(warnings.is_empty(), "{path}: {warnings:?}");
     }
@@ -232,7 +234,8 @@ fn loki_labels_are_low_cardinality() {
     let loki = sections_named(&sections, "OUTPUT", "loki");
     assert_eq!(loki.len(), 1);
     let labels = &loki[0]["labels"];
-    for wanted in ["cluster=$cluster", "log_type=$log_type", "namespace=$objectRef['namespace']", "verb_class=$verb_class"]
+    for wanted in
+        ["cluster=$cluster", "log_type=$log_type", "namespace=$objectRef['namespace']", "verb_class=$verb_class"]
     {
         assert!(labels.contains(wanted), "{labels}");
     }

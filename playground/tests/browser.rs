@@ -50,7 +50,11 @@ fn respond(mut stream: TcpStream, root: &Path) -> std::io::Result<()> {
         Some("json") => "application/json",
         _ => "text/plain; charset=utf-8",
     };
-    write!(stream, "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())?;
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )?;
     stream.write_all(&body)
 }
 
