@@ -3,7 +3,7 @@ CARGO  ?= cargo
 TARGET := wasm32-wasip1
 WASM   := build/audit_sieve.wasm
 
-.PHONY: all wasm demo test lint bench soak fuzz clean
+.PHONY: all wasm demo test lint bench soak fuzz clean playground test-playground
 
 all: wasm
 
@@ -49,6 +49,22 @@ bench: $(WASM)
 	$(CARGO) build --quiet -p audit-sieve-baselines --target $(TARGET) --profile wasm --features value
 	cp target/$(TARGET)/wasm/audit_sieve_baselines.wasm build/baseline_value.wasm
 	$(CARGO) run --quiet --release --example bench
+
+# The browser playground: the same core crate, built for wasm32-unknown-unknown with
+# wasm-bindgen (the CLI's version must equal the crate's pin in playground/Cargo.toml).
+WASM_BINDGEN ?= wasm-bindgen
+PLAYGROUND   := build/playground
+playground:
+	$(CARGO) build -p audit-sieve-playground --lib --target wasm32-unknown-unknown --profile wasm
+	rm -rf $(PLAYGROUND) && mkdir -p $(PLAYGROUND)
+	$(WASM_BINDGEN) --target web --no-typescript --out-dir $(PLAYGROUND) \
+		target/wasm32-unknown-unknown/wasm/audit_sieve_playground.wasm
+	cp playground/www/* examples/sample.ndjson $(PLAYGROUND)/
+	@echo "built $(PLAYGROUND)/ (serve it, e.g. python3 -m http.server -d $(PLAYGROUND))"
+
+# The playground end to end in headless Chromium (CHROMIUM=... to choose the binary).
+test-playground: playground
+	PLAYGROUND_DIR=$(abspath $(PLAYGROUND)) $(CARGO) test --release -p audit-sieve-playground --test browser -- --ignored
 
 clean:
 	rm -rf build target

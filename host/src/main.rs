@@ -13,17 +13,20 @@ use std::path::{Path, PathBuf};
 
 const USAGE: &str = "\
 usage: audit-sieve run [--config FILE] [--format json|msgpack] [--wasm FILE] [--accessible-path DIR]... [FILE...]
-       audit-sieve check [--config FILE] [--wasm FILE]
+       audit-sieve check [--config FILE] [--strict] [--wasm FILE]
 
 run    filter NDJSON records (files; - for stdin; with none, a bundled sample) through the
        module exactly as Fluent Bit's wasm filter calls it; surviving records go to stdout,
        the summary and the per-rule report to stderr
-check  load the configuration as the module does at start-up and report errors and warnings
-       (exit status 1 on an error)
+check  load the configuration as the module does at start-up (audit-sieve.yaml, the policy
+       and the identity map it names; no records) and report errors and lint warnings with
+       file and line. Exit status: 0 valid (warnings allowed), 1 error, 2 warnings with
+       --strict (and usage errors)
 
 --config FILE           the audit-sieve.yaml to use; its directory becomes the accessible path
 --accessible-path DIR   like Fluent Bit's Accessible_Paths (repeatable; default: .)
 --format json|msgpack   like Fluent Bit's Event_Format (default: json)
+--strict                check: treat lint warnings as failures (exit status 2)
 --wasm FILE             the module (default: build/audit_sieve.wasm, or $AUDIT_SIEVE_WASM)";
 
 const SAMPLE: &str = include_str!("../../examples/sample.ndjson");
@@ -35,6 +38,7 @@ struct Args {
     format: Format,
     wasm: PathBuf,
     files: Vec<PathBuf>,
+    strict: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -50,6 +54,7 @@ fn parse_args() -> Result<Args> {
         format: Format::Json,
         wasm: default_wasm_path(),
         files: Vec::new(),
+        strict: false,
     };
     while let Some(arg) = argv.next() {
         let mut value = |name: &str| argv.next().with_context(|| format!("{name} needs a value\n{USAGE}"));
@@ -57,6 +62,7 @@ fn parse_args() -> Result<Args> {
             "--config" => args.config = Some(PathBuf::from(value("--config")?)),
             "--accessible-path" => args.accessible.push(PathBuf::from(value("--accessible-path")?)),
             "--wasm" => args.wasm = PathBuf::from(value("--wasm")?),
+            "--strict" => args.strict = true,
             "--format" => {
                 args.format = match value("--format")?.as_str() {
                     "json" => Format::Json,
@@ -258,16 +264,35 @@ fn report(s: &Summary, stats: &str) {
     }
 }
 
-fn check(args: &Args) -> Result<bool> {
+/// What `check` found.
+enum Verdict {
+    Ok,
+    Error,
+    Warnings,
+}
+
+fn check(args: &Args) -> Result<Verdict> {
     let mut options = Options::new(&args.wasm);
     options.accessible_paths = accessible_paths(args)?;
     options.capture_stderr = true;
     let mut host = FluentBitHost::new(&options)?;
+    // The module's start-up report, as Fluent Bit would log it: the configuration used,
+    // then `ERROR: ... FILE:LINE: ...` or `warning: FILE:LINE: ...` lines.
     let log = host.stderr();
     eprint!("{log}");
     let stats: serde_json::Value = serde_json::from_str(&host.stats()?)?;
     let config = stats["config"].as_str().unwrap_or_default();
-    Ok(!config.starts_with("invalid"))
+    let warnings = log.lines().filter(|l| l.contains("] warning: ")).count();
+    Ok(if config.starts_with("invalid") {
+        eprintln!("audit-sieve check: configuration INVALID");
+        Verdict::Error
+    } else if warnings > 0 {
+        eprintln!("audit-sieve check: configuration valid, {warnings} warning(s) ({config})");
+        if args.strict { Verdict::Warnings } else { Verdict::Ok }
+    } else {
+        eprintln!("audit-sieve check: configuration valid ({config})");
+        Verdict::Ok
+    })
 }
 
 fn main() {
@@ -276,13 +301,14 @@ fn main() {
         // Deeply nested records are converted recursively on the host side; give that room.
         _ => std::thread::Builder::new()
             .stack_size(512 << 20)
-            .spawn(move || run(&args).map(|()| true))
+            .spawn(move || run(&args).map(|()| Verdict::Ok))
             .map_err(anyhow::Error::from)
             .and_then(|t| t.join().unwrap_or_else(|_| bail!("the run thread panicked"))),
     });
     match result {
-        Ok(true) => {}
-        Ok(false) => std::process::exit(1),
+        Ok(Verdict::Ok) => {}
+        Ok(Verdict::Error) => std::process::exit(1),
+        Ok(Verdict::Warnings) => std::process::exit(2),
         Err(e) => {
             eprintln!("audit-sieve: {e:#}");
             std::process::exit(2);
