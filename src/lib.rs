@@ -9,7 +9,9 @@
 
 #![deny(unsafe_code)]
 
-#[cfg(target_arch = "wasm32")]
+// The Fluent Bit entry points, for the WASI build only (the playground's browser build
+// has none).
+#[cfg(all(target_arch = "wasm32", target_os = "wasi"))]
 #[allow(unsafe_code)]
 mod abi;
 pub mod config;
