@@ -10,6 +10,7 @@ all: wasm
 # The module, in the size-and-speed profile `wasm` (Cargo.toml).
 wasm: $(WASM)
 $(WASM): Cargo.toml $(shell find src -type f) .cargo/config.toml
+	@rustup target list --installed 2>/dev/null | grep -qx $(TARGET) || rustup target add $(TARGET)
 	$(CARGO) build --lib --target $(TARGET) --profile wasm
 	@mkdir -p build
 	cp target/$(TARGET)/wasm/audit_sieve.wasm $@
