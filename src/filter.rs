@@ -139,9 +139,12 @@ impl Engine {
         // The common case first: the record is an audit event (tail with a JSON parser).
         // It is read on its bytes, as far as the decision needs.
         let first = record.iter().position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'));
+        let mut skimmed = None;
         if let Some(start) = first.filter(|&i| record[i] == b'{') {
             match self.kube_event(record, start, record.len(), None, out) {
                 Ok(Some(outcome)) => return outcome,
+                // Not an audit event, and its structure has been walked already.
+                Ok(None) if self.kubeaudit.is_some() => skimmed = Some(start),
                 Ok(None) => {}
                 Err(reason) => return Outcome::PassThrough(reason),
             }
@@ -149,7 +152,9 @@ impl Engine {
         let Ok(text) = std::str::from_utf8(record) else {
             return Outcome::PassThrough(PassReason::NotUtf8);
         };
-        let start = match json::validate_object(text) {
+        // A record that is returned unchanged needs no more checking; one that is rewritten
+        // is validated by the rewrite itself.
+        let start = match skimmed.map_or_else(|| json::validate_object(text), Ok) {
             Ok(start) => start,
             Err(json::JsonError::NotAnObject) => return Outcome::PassThrough(PassReason::NotAnObject),
             Err(_) => return Outcome::PassThrough(PassReason::NotJson),
@@ -195,11 +200,11 @@ impl Engine {
             Some(Verdict::Keep(stream)) => {
                 self.common_fields(text, start, None, stream, &review, &actor, ecs.as_ref(), &mut edits);
                 out.clear();
-                if json::rewrite_object(text, start, &edits, out).is_err() {
+                if json::rewrite_object(text, start, &edits, out).is_ok_and(|end| only_whitespace(&text[end..])) {
+                    Outcome::Rewritten
+                } else {
                     out.clear();
                     Outcome::PassThrough(PassReason::NotJson)
-                } else {
-                    Outcome::Rewritten
                 }
             }
         };
@@ -275,8 +280,7 @@ impl Engine {
         // The rewrite validates every member it copies; whatever follows the object must be
         // whitespace. Anything else: the record passes through untouched.
         out.clear();
-        let complete = json::rewrite_object(text, start, &edits, out)
-            .is_ok_and(|end| text.as_bytes()[end..].iter().all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')));
+        let complete = json::rewrite_object(text, start, &edits, out).is_ok_and(|end| only_whitespace(&text[end..]));
         if !complete {
             out.clear();
             return Err(PassReason::NotJson);
@@ -339,6 +343,10 @@ fn source_name(source: &Source) -> String {
         Source::File(p) => p.display().to_string(),
         Source::Defaults => "audit-sieve.yaml".to_owned(),
     }
+}
+
+fn only_whitespace(rest: &str) -> bool {
+    rest.bytes().all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
 }
 
 /// A string at a dotted path of the object at `start`.
