@@ -88,17 +88,7 @@ fn scan_string(b: &[u8], pos: usize) -> Result<(usize, bool)> {
     let mut i = pos + 1;
     let mut escaped = false;
     loop {
-        while let Some(chunk) = b.get(i..i + 8) {
-            let word =
-                u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
-            let hits = special_bytes(word);
-            if hits != 0 {
-                // The lowest flagged byte is a real hit (borrows only run upwards).
-                i += (hits.trailing_zeros() / 8) as usize;
-                break;
-            }
-            i += 8;
-        }
+        i = skip_plain(b, i);
         let Some(&c) = b.get(i) else {
             return Err(JsonError::Truncated);
         };
@@ -123,6 +113,23 @@ fn scan_string(b: &[u8], pos: usize) -> Result<(usize, bool)> {
             _ => i += 1,
         }
     }
+}
+
+/// From `i`, skips eight bytes at a time while none of them is special (see
+/// [`special_bytes`]); returns the offset of the first special byte of the last word
+/// read, or where fewer than eight bytes remain.
+#[inline(always)]
+fn skip_plain(b: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let word = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+        let hits = special_bytes(word);
+        if hits != 0 {
+            // The lowest flagged byte is a real hit (borrows only run upwards).
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
 }
 
 /// High bit set in each byte of `word` that is `"`, `\\` or below 0x20 (exact for the
@@ -628,17 +635,7 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let mut from = 0;
     let mut i = 0;
     loop {
-        // Skip eight plain bytes at a time, as the scanner does.
-        while let Some(chunk) = b.get(i..i + 8) {
-            let word =
-                u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
-            let hits = special_bytes(word);
-            if hits != 0 {
-                i += (hits.trailing_zeros() / 8) as usize;
-                break;
-            }
-            i += 8;
-        }
+        i = skip_plain(b, i);
         let Some(&c) = b.get(i) else { break };
         let esc: &[u8] = match c {
             b'"' => b"\\\"",
