@@ -16,8 +16,6 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::Fields;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuditLine<'a> {
     /// `----` between events in `ausearch` output.
@@ -53,30 +51,6 @@ impl<'a> AuditRecord<'a> {
             return Some(Cow::Owned(self.argv.join(" ")));
         }
         self.get("proctitle").map(Cow::Borrowed)
-    }
-
-    /// Members: `audit_type`, `audit_time`, `audit_serial`, `node`, then the well-known fields present
-    /// (see [`OUTPUT_KEYS`]) under their own names, then `argv` and `command` for EXECVE/PROCTITLE.
-    pub fn fields(&self) -> Fields<'a> {
-        let mut f = Fields::with_capacity(8 + self.fields.len().min(24));
-        f.str("audit_type", self.record_type.clone());
-        f.str("audit_time", self.timestamp);
-        f.int("audit_serial", i64::try_from(self.serial).unwrap_or(i64::MAX));
-        f.opt_str("node", self.node);
-        for (k, v) in &self.fields {
-            if let Some(name) = OUTPUT_KEYS.iter().find(|n| **n == *k)
-                && f.get(name).is_none()
-            {
-                f.str(name, v.clone());
-            }
-        }
-        if !self.argv.is_empty() {
-            f.fields.push(("argv", super::Value::Strs(self.argv.clone())));
-            f.str("command", self.argv.join(" "));
-        } else if let Some(p) = self.fields.iter().find(|(k, _)| *k == "proctitle") {
-            f.str("command", p.1.clone());
-        }
-        f
     }
 }
 
@@ -562,8 +536,7 @@ mod tests {
         // NUL-separated argv in proctitle
         let r = rec("type=PROCTITLE msg=audit(1.0:1): proctitle=2F62696E2F6C73002D6C61");
         assert_eq!(r.get("proctitle"), Some("/bin/ls -la"));
-        let f = r.fields();
-        assert_eq!(f.get("command"), Some(&super::super::Value::Str("/bin/ls -la".into())));
+        assert_eq!(r.command().as_deref(), Some("/bin/ls -la"));
         // Not printable: stays hex.
         let r = rec("type=PROCTITLE msg=audit(1.0:1): proctitle=0102");
         assert_eq!(r.get("proctitle"), Some("0102"));
@@ -678,7 +651,6 @@ mod tests {
                     Some(AuditLine::Record(r)) => {
                         parsed += 1;
                         decoded += r.fields.iter().filter(|(_, v)| matches!(v, Cow::Owned(_))).count();
-                        let _ = r.fields();
                     }
                     _ => println!("unparsed auditd ({}): {line}", path.display()),
                 }

@@ -4,12 +4,8 @@
 //! Every parser borrows from the input line and allocates only where a value has to be rewritten
 //! (hex decoding, CSV unquoting), because the filter runs inside an interpreted wasm runtime where each
 //! instruction and allocation per record counts. Parsers return `None` for lines they do not recognise;
-//! they never panic on arbitrary input.
-//!
-//! Each parsed event can be turned into [`Fields`], the ordered list of members the filter adds to the
-//! record.
-
-use std::borrow::Cow;
+//! they never panic on arbitrary input. How a parsed line becomes members of the record is
+//! [`crate::hoststreams`]'s business.
 
 pub mod auditd;
 pub mod bruteforce;
@@ -17,52 +13,6 @@ pub mod pgaudit;
 pub mod ssh;
 pub mod sudo;
 pub mod syslog;
-
-/// One value added to a record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value<'a> {
-    Str(Cow<'a, str>),
-    Int(i64),
-    Bool(bool),
-    Strs(Vec<Cow<'a, str>>),
-}
-
-/// Members to add to a record, in output order. Names are `'static` so callers can emit them without
-/// escaping checks; values borrow from the parsed line where possible.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Fields<'a> {
-    pub fields: Vec<(&'static str, Value<'a>)>,
-}
-
-impl<'a> Fields<'a> {
-    pub fn with_capacity(n: usize) -> Self {
-        Fields { fields: Vec::with_capacity(n) }
-    }
-
-    pub fn str(&mut self, name: &'static str, v: impl Into<Cow<'a, str>>) {
-        self.fields.push((name, Value::Str(v.into())));
-    }
-
-    /// Adds the member only when the value is present, so absent data never shows up as `null`.
-    pub fn opt_str(&mut self, name: &'static str, v: Option<impl Into<Cow<'a, str>>>) {
-        if let Some(v) = v {
-            self.str(name, v);
-        }
-    }
-
-    pub fn int(&mut self, name: &'static str, v: i64) {
-        self.fields.push((name, Value::Int(v)));
-    }
-
-    pub fn bool(&mut self, name: &'static str, v: bool) {
-        self.fields.push((name, Value::Bool(v)));
-    }
-
-    /// Looks a member up by name (first occurrence); mostly useful in tests and routing decisions.
-    pub fn get(&self, name: &str) -> Option<&Value<'a>> {
-        self.fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
-    }
-}
 
 /// Matches `text` against a pattern where a `*` at the start and/or end is a wildcard
 /// (`*` alone matches everything). A `*` elsewhere is literal: full glob semantics are not needed

@@ -10,8 +10,6 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::Fields;
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgAuditRecord<'a> {
     /// `SESSION` or `OBJECT`.
@@ -30,28 +28,6 @@ pub struct PgAuditRecord<'a> {
     pub rows: Option<u64>,
     /// Database user when the log line prefix shows it (`user=alice`, `alice@db`).
     pub db_user: Option<&'a str>,
-}
-
-impl<'a> PgAuditRecord<'a> {
-    /// Members: `pg_audit_type`, `pg_statement_id`, `pg_substatement_id`, `pg_class`, `pg_command`,
-    /// `pg_object_type`, `pg_object_name`, `pg_statement`, `pg_parameter`, `pg_rows`, `db_user`.
-    pub fn fields(&self) -> Fields<'a> {
-        let mut f = Fields::with_capacity(11);
-        f.str("pg_audit_type", self.audit_type);
-        f.int("pg_statement_id", i64::try_from(self.statement_id).unwrap_or(i64::MAX));
-        f.int("pg_substatement_id", i64::try_from(self.substatement_id).unwrap_or(i64::MAX));
-        f.str("pg_class", self.class);
-        f.str("pg_command", self.command);
-        f.opt_str("pg_object_type", self.object_type);
-        f.opt_str("pg_object_name", self.object_name.clone());
-        f.str("pg_statement", self.statement.clone());
-        f.opt_str("pg_parameter", self.parameter.clone());
-        if let Some(r) = self.rows {
-            f.int("pg_rows", i64::try_from(r).unwrap_or(i64::MAX));
-        }
-        f.opt_str("db_user", self.db_user);
-        f
-    }
 }
 
 /// One CSV field: its text (unquoted) and the byte offset after it (at the `,` or the end).
@@ -341,7 +317,6 @@ mod tests {
             assert_eq!(recs.len(), expect, "{file}");
             for r in &recs {
                 let p = parse(r).unwrap_or_else(|| panic!("{file}: {r}"));
-                let _ = p.fields();
                 if balance {
                     // Full transcripts: the record ends where its quotes balance, so nothing is left over.
                     assert!(p.parameter.is_some() || p.statement.contains("<previously logged>"), "{r}");

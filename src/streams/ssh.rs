@@ -6,8 +6,6 @@
 //! User names come from the client and may be empty or contain spaces; the address is located from the
 //! sshd-generated tail of the message so an injected ` from x.x.x.x` in a user name does not win.
 
-use super::Fields;
-
 /// True for the program names sshd logs under: `sshd`, `sshd-session` (OpenSSH 9.8+, per-connection
 /// process), `sshd-auth` (OpenSSH 10.0+, pre-auth process) and the old `sshd(pam_unix)` PAM tag.
 pub fn is_sshd_ident(ident: &str) -> bool {
@@ -134,35 +132,6 @@ impl SshEvent<'_> {
 
     pub fn is_failure(&self) -> bool {
         self.outcome().is_failure()
-    }
-}
-
-impl<'a> SshEvent<'a> {
-    /// Members: `ssh_outcome`, `user`, `invalid_user`, `src_ip`, `src_host`, `src_port`, `auth_method`,
-    /// `key_type`, `key_fingerprint`, `preauth`, `detail`, `repeat` (absent ones are omitted).
-    pub fn fields(&self) -> Fields<'a> {
-        let mut f = Fields::with_capacity(8);
-        f.str("ssh_outcome", self.outcome().as_str());
-        f.opt_str("user", self.user);
-        if self.invalid_user {
-            f.bool("invalid_user", true);
-        }
-        f.opt_str("src_ip", self.ip);
-        f.opt_str("src_host", self.client_host);
-        if let Some(p) = self.port {
-            f.int("src_port", i64::from(p));
-        }
-        f.opt_str("auth_method", self.method);
-        f.opt_str("key_type", self.key_type);
-        f.opt_str("key_fingerprint", self.fingerprint);
-        if self.preauth {
-            f.bool("preauth", true);
-        }
-        f.opt_str("detail", self.detail);
-        if self.repeat > 1 {
-            f.int("repeat", i64::from(self.repeat));
-        }
-        f
     }
 }
 
@@ -937,12 +906,11 @@ mod tests {
     }
 
     #[test]
-    fn fields_output() {
+    fn failed_password_event() {
         let e = ev("Feb 20 08:35:22 slave22 sshd[5774]: Failed password for root from 216.160.83.57 port 29160 ssh2");
-        let f = e.fields();
-        assert_eq!(f.get("ssh_outcome"), Some(&super::super::Value::Str("failed".into())));
-        assert_eq!(f.get("src_port"), Some(&super::super::Value::Int(29160)));
-        assert!(f.get("key_fingerprint").is_none());
+        assert_eq!(e.outcome().as_str(), "failed");
+        assert_eq!(e.port, Some(29160));
+        assert!(e.fingerprint.is_none());
     }
 
     #[test]

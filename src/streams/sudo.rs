@@ -4,8 +4,6 @@
 //! a refusal puts the reason before the key/value list (`3 incorrect password attempts ; TTY=...`).
 //! `COMMAND=` is always last and may itself contain ` ; `, so it takes the rest of the line.
 
-use super::Fields;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// sudo ran (or su switched to) the target user.
@@ -103,28 +101,6 @@ fn is_shell_command(cmd: &str) -> bool {
             || rest.iter().any(|w| SHELLS.contains(&w.rsplit('/').next().unwrap_or(w)));
     }
     false
-}
-
-impl<'a> SudoEvent<'a> {
-    /// Members: `priv_tool`, `priv_outcome`, `user`, `target_user`, `command`, `tty`, `pwd`, `reason`,
-    /// `attempts`, `sudo_failure`, `root_shell`.
-    pub fn fields(&self) -> Fields<'a> {
-        let mut f = Fields::with_capacity(9);
-        f.str("priv_tool", if self.tool == Tool::Sudo { "sudo" } else { "su" });
-        f.str("priv_outcome", self.outcome.as_str());
-        f.opt_str("user", self.user);
-        f.opt_str("target_user", self.target_user);
-        f.opt_str("command", self.command);
-        f.opt_str("tty", self.tty);
-        f.opt_str("pwd", self.pwd);
-        f.opt_str("reason", self.reason);
-        if let Some(n) = self.attempts {
-            f.int("attempts", i64::from(n));
-        }
-        f.bool("sudo_failure", self.is_failure());
-        f.bool("root_shell", self.root_shell());
-        f
-    }
 }
 
 fn event(tool: Tool, outcome: Outcome) -> SudoEvent<'static> {
@@ -437,10 +413,7 @@ mod tests {
                 };
                 total += 1;
                 match r {
-                    Some(ev) => {
-                        parsed += 1;
-                        let _ = ev.fields();
-                    }
+                    Some(_) => parsed += 1,
                     None => println!("unparsed sudo/su: {}", l.message),
                 }
             }

@@ -9,8 +9,6 @@
 //! * journal short form without timestamp (`host sshd[1234]: msg`), only when the tag carries a pid,
 //!   because without a timestamp and a pid almost any text would look like syslog.
 
-use super::Fields;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Bsd,
@@ -30,20 +28,6 @@ pub struct SyslogLine<'a> {
     pub ident: &'a str,
     pub pid: Option<u32>,
     pub message: &'a str,
-}
-
-impl<'a> SyslogLine<'a> {
-    /// Members: `syslog_time`, `host`, `ident`, `pid`.
-    pub fn fields(&self) -> Fields<'a> {
-        let mut f = Fields::with_capacity(4);
-        f.opt_str("syslog_time", self.timestamp);
-        f.opt_str("host", self.host);
-        f.str("ident", self.ident);
-        if let Some(p) = self.pid {
-            f.int("pid", i64::from(p));
-        }
-        f
-    }
 }
 
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
