@@ -138,9 +138,9 @@ impl Engine {
         }
         // The common case first: the record is an audit event (tail with a JSON parser).
         // It is read on its bytes, as far as the decision needs.
-        let first = record.iter().position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'));
+        let start = json::skip_ws(record, 0);
         let mut skimmed = None;
-        if let Some(start) = first.filter(|&i| record[i] == b'{') {
+        if record.get(start) == Some(&b'{') {
             match self.kube_event(record, start, record.len(), None, out) {
                 Ok(Some(outcome)) => return outcome,
                 // Not an audit event, and its structure has been walked already.
@@ -176,14 +176,20 @@ impl Engine {
         self.host_stream(text, start, time_sec, out)
     }
 
-    /// sshd/sudo/su, auditd and pgaudit lines (see [`crate::hoststreams`]).
-    fn host_stream(&mut self, text: &str, start: usize, time_sec: u32, out: &mut Vec<u8>) -> Outcome {
-        let mut edits = Edits::default();
-        let (mut review, mut actor) = (Vec::new(), Vec::new());
+    /// The ECS buffer, emptied, while a record is processed (put back afterwards).
+    fn take_ecs(&mut self) -> Option<Ecs> {
         let mut ecs = self.ecs.take();
         if let Some(e) = ecs.as_mut() {
             e.clear();
         }
+        ecs
+    }
+
+    /// sshd/sudo/su, auditd and pgaudit lines (see [`crate::hoststreams`]).
+    fn host_stream(&mut self, text: &str, start: usize, time_sec: u32, out: &mut Vec<u8>) -> Outcome {
+        let mut edits = Edits::default();
+        let (mut review, mut actor) = (Vec::new(), Vec::new());
+        let mut ecs = self.take_ecs();
         let verdict = self.hoststreams.process(
             text,
             start,
@@ -223,10 +229,7 @@ impl Engine {
         wrapper: Option<(&str, usize, &str)>,
         out: &mut Vec<u8>,
     ) -> Result<Option<Outcome>, PassReason> {
-        let mut ecs = self.ecs.take();
-        if let Some(e) = ecs.as_mut() {
-            e.clear();
-        }
+        let mut ecs = self.take_ecs();
         let result = self.kube_event_with(b, start, record_len, wrapper, out, ecs.as_mut());
         self.ecs = ecs;
         result
@@ -346,7 +349,7 @@ fn source_name(source: &Source) -> String {
 }
 
 fn only_whitespace(rest: &str) -> bool {
-    rest.bytes().all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+    json::skip_ws(rest.as_bytes(), 0) == rest.len()
 }
 
 /// A string at a dotted path of the object at `start`.

@@ -70,7 +70,8 @@ impl Member {
     }
 }
 
-fn skip_ws(b: &[u8], mut pos: usize) -> usize {
+/// The offset of the first byte at or after `pos` that is not JSON whitespace.
+pub fn skip_ws(b: &[u8], mut pos: usize) -> usize {
     while pos < b.len() && matches!(b[pos], b' ' | b'\t' | b'\n' | b'\r') {
         pos += 1;
     }
