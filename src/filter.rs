@@ -283,7 +283,8 @@ impl Engine {
         // The rewrite validates every member it copies; whatever follows the object must be
         // whitespace. Anything else: the record passes through untouched.
         out.clear();
-        let complete = json::rewrite_object(text, start, &edits, out).is_ok_and(|end| only_whitespace(&text[end..]));
+        let complete =
+            only_whitespace(&text[verdict.end..]) && json::rewrite_members(text, &verdict.members, &edits, out).is_ok();
         if !complete {
             out.clear();
             return Err(PassReason::NotJson);

@@ -7,21 +7,21 @@
 use crate::config::{ConfigError, Source};
 use serde::Deserialize;
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Default)]
 pub struct Identity {
     oidc_prefixes: Vec<String>,
-    users: HashMap<String, String>,
-    ssh_keys: HashMap<String, String>,
+    users: BTreeMap<String, String>,
+    ssh_keys: BTreeMap<String, String>,
 }
 
 /// The shape of `identity.map_file`.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 struct MapFile {
-    users: HashMap<String, String>,
-    ssh_keys: HashMap<String, String>,
+    users: BTreeMap<String, String>,
+    ssh_keys: BTreeMap<String, String>,
 }
 
 /// What kind of principal made a Kubernetes request.
@@ -200,7 +200,7 @@ mod tests {
         Identity {
             oidc_prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
             users: users.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            ssh_keys: HashMap::new(),
+            ssh_keys: BTreeMap::new(),
         }
     }
 

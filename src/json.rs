@@ -70,6 +70,53 @@ impl Member {
     }
 }
 
+/// A short name (at most 16 bytes) packed into two integers and its length.
+///
+/// Matching a key against a list of known names with slice patterns compiles, in wasm,
+/// into byte-by-byte decision trees and `memcmp` calls: hundreds of instructions per
+/// member. Packed names compare in a few integer instructions, and constants built
+/// with [`Name::of`] can be used as `match` patterns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Name(u64, u64, usize);
+
+impl Name {
+    /// The name of a constant (at compile time); longer than 16 bytes does not compile.
+    pub const fn of(s: &str) -> Name {
+        let b = s.as_bytes();
+        assert!(b.len() <= 16, "names longer than 16 bytes cannot be packed");
+        let mut words = [0u64; 2];
+        let mut i = 0;
+        while i < b.len() {
+            words[i / 8] |= (b[i] as u64) << (8 * (i % 8));
+            i += 1;
+        }
+        Name(words[0], words[1], b.len())
+    }
+
+    /// The name in `b[span]`; a longer one packs to a value no constant equals.
+    #[inline(always)]
+    pub fn at(b: &[u8], span: Span) -> Name {
+        let len = span.end - span.start;
+        if len > 16 {
+            return Name(0, 0, len);
+        }
+        let word = |from: usize, n: usize| -> u64 {
+            if n == 0 {
+                return 0;
+            }
+            // One unaligned load when eight bytes are readable (the usual case: a key is
+            // followed by at least `":x}`), else byte by byte.
+            let w = match b.get(from..from + 8) {
+                Some(c) => u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
+                None => b[from..from + n].iter().rev().fold(0, |w, &c| (w << 8) | u64::from(c)),
+            };
+            if n >= 8 { w } else { w & (u64::MAX >> (64 - 8 * n)) }
+        };
+        let first = len.min(8);
+        Name(word(span.start, first), word(span.start + first, len - first), len)
+    }
+}
+
 /// The offset of the first byte at or after `pos` that is not JSON whitespace.
 pub fn skip_ws(b: &[u8], mut pos: usize) -> usize {
     while pos < b.len() && matches!(b[pos], b' ' | b'\t' | b'\n' | b'\r') {
@@ -85,8 +132,20 @@ pub fn skip_ws(b: &[u8], mut pos: usize) -> usize {
 /// where every instruction counts: eight bytes are tested at a time for the only bytes
 /// that need a look (`"`, `\\`, control characters), then the loop steps byte by byte
 /// only from the first of them.
+#[inline(always)]
 fn scan_string(b: &[u8], pos: usize) -> Result<(usize, bool)> {
-    let mut i = pos + 1;
+    // Inlined fast path: most strings are short and plain, and a call returning a
+    // `Result` through memory would cost more than the scan.
+    let i = skip_plain(b, pos + 1);
+    if b.get(i) == Some(&b'"') {
+        return Ok((i + 1, false));
+    }
+    scan_string_from(b, i)
+}
+
+/// [`scan_string`] from `i`, inside the string, on the first byte that needs a look.
+#[inline(never)]
+fn scan_string_from(b: &[u8], mut i: usize) -> Result<(usize, bool)> {
     let mut escaped = false;
     loop {
         i = skip_plain(b, i);
@@ -120,17 +179,20 @@ fn scan_string(b: &[u8], pos: usize) -> Result<(usize, bool)> {
 /// [`special_bytes`]); returns the offset of the first special byte of the last word
 /// read, or where fewer than eight bytes remain.
 #[inline(always)]
-fn skip_plain(b: &[u8], mut i: usize) -> usize {
-    while let Some(chunk) = b.get(i..i + 8) {
+fn skip_plain(b: &[u8], i: usize) -> usize {
+    let Some(rest) = b.get(i..) else { return i };
+    // `chunks_exact` walks by pointer with no per-word bounds checks.
+    let mut at = i;
+    for chunk in rest.chunks_exact(8) {
         let word = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
         let hits = special_bytes(word);
         if hits != 0 {
             // The lowest flagged byte is a real hit (borrows only run upwards).
-            return i + (hits.trailing_zeros() / 8) as usize;
+            return at + (hits.trailing_zeros() / 8) as usize;
         }
-        i += 8;
+        at += 8;
     }
-    i
+    at
 }
 
 /// High bit set in each byte of `word` that is `"`, `\\` or below 0x20 (exact for the
@@ -327,7 +389,17 @@ fn value_after_key(b: &[u8], pos: usize) -> Result<usize> {
 }
 
 /// `end` is just past a key; returns the offset of the value after the colon.
+#[inline(always)]
 fn value_after_colon(b: &[u8], end: usize) -> Result<usize> {
+    // Compact JSON (what Fluent Bit renders): `:` and the value right after the key.
+    if b.get(end) == Some(&b':') && b.get(end + 1).is_some_and(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
+        return Ok(end + 1);
+    }
+    value_after_colon_spaced(b, end)
+}
+
+#[inline(never)]
+fn value_after_colon_spaced(b: &[u8], end: usize) -> Result<usize> {
     let colon = skip_ws(b, end);
     match b.get(colon) {
         Some(b':') => Ok(skip_ws(b, colon + 1)),
@@ -429,8 +501,8 @@ impl<'t> Skim<'t> {
     /// a small object the caller needs is walked once, not skipped and then walked again.
     pub fn next_member_reading(
         &mut self,
-        inside: impl Fn(&[u8]) -> bool,
-        mut each: impl FnMut(&[u8], Member),
+        inside: impl Fn(Name) -> bool,
+        mut each: impl FnMut(Name, Member),
     ) -> Result<Option<Member>> {
         if self.finished {
             return Ok(None);
@@ -448,12 +520,13 @@ impl<'t> Skim<'t> {
             None => return Err(JsonError::Truncated),
         }
         let (key_end, key_escaped) = scan_string(b, i)?;
-        let key = &b[i + 1..key_end - 1];
+        let key = Span { start: i + 1, end: key_end - 1 };
         let value_start = value_after_colon(b, key_end)?;
         let value_end = match Skim::over(b, value_start) {
-            Some(mut inner) if inside(key) => {
+            Some(mut inner) if inside(Name::at(b, key)) => {
+                let outer = Name::at(b, key);
                 while let Some(m) = inner.next_member()? {
-                    each(key, m);
+                    each(outer, m);
                 }
                 inner.end().ok_or(JsonError::Truncated)?
             }
@@ -466,11 +539,7 @@ impl<'t> Skim<'t> {
             Some(_) => return Err(JsonError::Unexpected(next)),
             None => return Err(JsonError::Truncated),
         }
-        Ok(Some(Member {
-            key: Span { start: i + 1, end: key_end - 1 },
-            key_escaped,
-            value: Span { start: value_start, end: value_end },
-        }))
+        Ok(Some(Member { key, key_escaped, value: Span { start: value_start, end: value_end } }))
     }
 }
 
@@ -686,6 +755,9 @@ pub enum Change {
 pub struct Edits {
     changes: Vec<(String, Change)>,
     append: Vec<(String, Vec<u8>)>,
+    /// Bit `n` (at most 63) is set when a key of `n` bytes is edited: most members of a
+    /// record are passed over on a length check instead of string comparisons.
+    key_lengths: u64,
 }
 
 impl Edits {
@@ -694,12 +766,19 @@ impl Edits {
     }
 
     pub fn change(&mut self, key: &str, change: Change) {
+        self.key_lengths |= length_bit(key.len());
         self.changes.push((key.to_owned(), change));
     }
 
     /// Sets `key` to the raw JSON `value`, at the end of the object.
     pub fn append(&mut self, key: &str, value: Vec<u8>) {
+        self.key_lengths |= length_bit(key.len());
         self.append.push((key.to_owned(), value));
+    }
+
+    /// Whether no edit can apply to the member (an escaped key is always looked at).
+    fn passes_over(&self, m: &Member) -> bool {
+        !m.key_escaped && self.key_lengths & length_bit(m.key.end - m.key.start) == 0
     }
 
     /// Sets the member at a dotted path (`cluster.name`): nested objects are edited in
@@ -712,6 +791,7 @@ impl Edits {
                 let i = match self.changes.iter().position(|(k, c)| k == head && matches!(c, Change::Edit(_))) {
                     Some(i) => i,
                     None => {
+                        self.key_lengths |= length_bit(head.len());
                         self.changes.push((head.clone(), Change::Edit(Edits::default())));
                         self.changes.len() - 1
                     }
@@ -732,12 +812,31 @@ impl Edits {
     }
 }
 
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
+}
+
 /// Writes the object at `start` with `edits` applied; returns the offset just past the
 /// object. Untouched members are copied verbatim, so a value is never re-serialised, and
 /// every member is validated on the way. Recursion follows the edits, whose depth is fixed
 /// by the code and the configuration, never the input's nesting.
 pub fn rewrite_object(text: &str, start: usize, edits: &Edits, out: &mut Vec<u8>) -> Result<usize> {
     let mut members = Members::new(text, start)?;
+    write_edited(text, std::iter::from_fn(|| members.next_member().transpose()), edits, out)?;
+    members.end().ok_or(JsonError::Truncated)
+}
+
+/// [`rewrite_object`] for an object whose members have been walked, and checked, already.
+pub fn rewrite_members(text: &str, members: &[Member], edits: &Edits, out: &mut Vec<u8>) -> Result<()> {
+    write_edited(text, members.iter().map(|m| Ok(*m)), edits, out)
+}
+
+fn write_edited(
+    text: &str,
+    members: impl Iterator<Item = Result<Member>>,
+    edits: &Edits,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     out.push(b'{');
     let mut first = true;
     let mut sep = |out: &mut Vec<u8>| {
@@ -747,12 +846,16 @@ pub fn rewrite_object(text: &str, start: usize, edits: &Edits, out: &mut Vec<u8>
     };
     // Nested edits whose object does not exist yet are created after the existing members.
     let mut pending: Vec<&(String, Change)> = edits.changes.iter().collect();
-    while let Some(m) = members.next_member()? {
-        if edits.appends(text, &m) {
+    for m in members {
+        let m = m?;
+        let change = if edits.passes_over(&m) {
+            None
+        } else if edits.appends(text, &m) {
             continue;
-        }
-        let change = edits.change_for(text, &m);
-        pending.retain(|(k, _)| !m.key_is(text, k));
+        } else {
+            pending.retain(|(k, _)| !m.key_is(text, k));
+            edits.change_for(text, &m)
+        };
         let raw_key = &text[m.key.start - 1..m.key.end + 1];
         let value = m.value.of(text);
         match change {
@@ -829,7 +932,7 @@ pub fn rewrite_object(text: &str, start: usize, edits: &Edits, out: &mut Vec<u8>
         out.extend_from_slice(value);
     }
     out.push(b'}');
-    members.end().ok_or(JsonError::Truncated)
+    Ok(())
 }
 
 /// Whether applying this change to a missing member would create something.
@@ -843,6 +946,47 @@ fn creates(change: &Change) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_names_equal_only_the_same_bytes() {
+        let names = [
+            "",
+            "a",
+            "kind",
+            "verb",
+            "user",
+            "level",
+            "stage",
+            "auditID",
+            "objectRef",
+            "userAgent",
+            "sourceIPs",
+            "apiVersion",
+            "requestURI",
+            "annotations",
+            "requestObject",
+            "responseObject",
+            "responseStatus",
+            "impersonatedUser",
+            "kinds",
+            "kin",
+            "objectReg",
+            "impersonatedUses",
+        ];
+        for a in names {
+            // Within a longer text (one load) and at its very end (byte by byte).
+            for (text, start) in [(format!("{{\"{a}\":1}}"), 2), (format!("\"{a}"), 1)] {
+                let span = Span { start, end: start + a.len() };
+                assert_eq!(Name::at(text.as_bytes(), span), Name::of(a), "{a:?} in {text:?}");
+                for b in names.iter().filter(|b| **b != a) {
+                    assert_ne!(Name::at(text.as_bytes(), span), Name::of(b), "{a:?} vs {b:?}");
+                }
+            }
+        }
+        let long = "\"impersonatedUsers\"";
+        let span = Span { start: 1, end: long.len() - 1 };
+        assert!(names.iter().all(|n| Name::at(long.as_bytes(), span) != Name::of(n)));
+    }
 
     #[test]
     fn validates_structure() {

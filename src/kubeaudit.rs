@@ -15,7 +15,7 @@
 use crate::ecs::{self, Ecs};
 use crate::filter::PassReason;
 use crate::identity::{Actor, ActorKind, Identity};
-use crate::json::{self, Change, Edits, JsonError, Member, Skim, Span};
+use crate::json::{self, Change, Edits, JsonError, Member, Name, Skim, Span};
 use crate::policy::{Attributes, Decision, Level, Policy, ResourceAttributes, Stage};
 use std::borrow::Cow;
 
@@ -65,60 +65,112 @@ struct EventMembers {
     namespace: Option<Member>,
     name: Option<Member>,
     code: Option<Member>,
+    /// Which of the members the decision needs have been read (bits of [`seen`]).
+    seen: u8,
+    /// How many top-level members have been read.
+    read: usize,
+}
+
+/// The objects whose members are read in the same walk as the event's.
+fn is_read_inside(name: Name) -> bool {
+    matches!(name, names::USER | names::OBJECT_REF | names::RESPONSE_STATUS)
+}
+
+/// Bits of [`EventMembers::seen`].
+mod seen {
+    pub const KIND: u8 = 1;
+    pub const API_VERSION: u8 = 1 << 1;
+    pub const AUDIT_ID: u8 = 1 << 2;
+    pub const STAGE: u8 = 1 << 3;
+    pub const VERB: u8 = 1 << 4;
+    pub const USER: u8 = 1 << 5;
+    pub const OBJECT_REF: u8 = 1 << 6;
+    pub const RESPONSE_STATUS: u8 = 1 << 7;
 }
 
 impl EventMembers {
     /// Reads members from `members` until `enough` says the decision's inputs are known
     /// (or the object ends). Returns whether the whole object was read.
     fn absorb(&mut self, b: &[u8], members: &mut Skim, enough: impl Fn(&Self) -> bool) -> Result<bool, JsonError> {
-        let inside = |k: &[u8]| matches!(k, b"user" | b"objectRef" | b"responseStatus");
         loop {
-            let (user_seen, object_ref_seen, status_seen) =
-                (self.user.is_some(), self.object_ref.is_some(), self.response_status.is_some());
-            let mut inner = |outer: &[u8], m: Member| {
-                let slot = match (outer, &b[m.key.start..m.key.end]) {
-                    (b"user", b"username") if !user_seen => &mut self.username,
-                    (b"user", b"groups") if !user_seen => &mut self.groups,
-                    (b"objectRef", b"apiGroup") if !object_ref_seen => &mut self.api_group,
-                    (b"objectRef", b"resource") if !object_ref_seen => &mut self.resource,
-                    (b"objectRef", b"subresource") if !object_ref_seen => &mut self.subresource,
-                    (b"objectRef", b"namespace") if !object_ref_seen => &mut self.namespace,
-                    (b"objectRef", b"name") if !object_ref_seen => &mut self.name,
-                    (b"responseStatus", b"code") if !status_seen => &mut self.code,
-                    _ => return,
-                };
-                slot.get_or_insert(m);
-            };
-            let Some(m) = members.next_member_reading(inside, &mut inner)? else { break };
-            let key = &b[m.key.start..m.key.end];
-            // Keys of audit events are plain ASCII; an escaped key is never one of them.
-            let slot = match key {
-                b"kind" => &mut self.kind,
-                b"apiVersion" => &mut self.api_version,
-                b"auditID" => &mut self.audit_id,
-                b"level" => &mut self.level,
-                b"stage" => &mut self.stage,
-                b"requestURI" => &mut self.request_uri,
-                b"verb" => &mut self.verb,
-                b"user" => &mut self.user,
-                b"impersonatedUser" => &mut self.impersonated_user,
-                b"objectRef" => &mut self.object_ref,
-                b"responseStatus" => &mut self.response_status,
-                b"sourceIPs" => &mut self.source_ips,
-                b"userAgent" => &mut self.user_agent,
-                b"requestObject" => &mut self.request_object,
-                b"responseObject" => &mut self.response_object,
-                b"annotations" => &mut self.annotations,
-                _ => continue,
-            };
-            if slot.is_none() {
-                *slot = Some(m);
-            }
+            let outer_seen = (self.user.is_some(), self.object_ref.is_some(), self.response_status.is_some());
+            let mut inner = |outer: Name, m: Member| self.take_inner(b, outer, m, outer_seen);
+            let Some(m) = members.next_member_reading(is_read_inside, &mut inner)? else { break };
+            self.read += 1;
+            self.take(b, m);
             if enough(self) {
                 return Ok(false);
             }
         }
         Ok(true)
+    }
+
+    /// Takes the members after the first `self.read` of `all` (the whole object, walked
+    /// and checked), as [`EventMembers::absorb`] would have.
+    fn absorb_rest(&mut self, b: &[u8], all: &[Member]) {
+        for &m in all.iter().skip(self.read) {
+            let name = Name::at(b, m.key);
+            let outer_seen = (self.user.is_some(), self.object_ref.is_some(), self.response_status.is_some());
+            if is_read_inside(name)
+                && let Some(mut inner) = Skim::over(b, m.value.start)
+            {
+                while let Ok(Some(i)) = inner.next_member() {
+                    self.take_inner(b, name, i, outer_seen);
+                }
+            }
+            self.take(b, m);
+        }
+        self.read = all.len();
+    }
+
+    /// A member of `user`, `objectRef` or `responseStatus` (of the first of each).
+    fn take_inner(
+        &mut self,
+        b: &[u8],
+        outer: Name,
+        m: Member,
+        (user_seen, object_ref_seen, status_seen): (bool, bool, bool),
+    ) {
+        let slot = match (outer, Name::at(b, m.key)) {
+            (names::USER, names::USERNAME) if !user_seen => &mut self.username,
+            (names::USER, names::GROUPS) if !user_seen => &mut self.groups,
+            (names::OBJECT_REF, names::API_GROUP) if !object_ref_seen => &mut self.api_group,
+            (names::OBJECT_REF, names::RESOURCE) if !object_ref_seen => &mut self.resource,
+            (names::OBJECT_REF, names::SUBRESOURCE) if !object_ref_seen => &mut self.subresource,
+            (names::OBJECT_REF, names::NAMESPACE) if !object_ref_seen => &mut self.namespace,
+            (names::OBJECT_REF, names::NAME) if !object_ref_seen => &mut self.name,
+            (names::RESPONSE_STATUS, names::CODE) if !status_seen => &mut self.code,
+            _ => return,
+        };
+        slot.get_or_insert(m);
+    }
+
+    /// A top-level member: the first of each name is kept.
+    fn take(&mut self, b: &[u8], m: Member) {
+        // Keys of audit events are plain ASCII; an escaped key is never one of them.
+        let (slot, bit) = match Name::at(b, m.key) {
+            names::KIND => (&mut self.kind, seen::KIND),
+            names::API_VERSION => (&mut self.api_version, seen::API_VERSION),
+            names::AUDIT_ID => (&mut self.audit_id, seen::AUDIT_ID),
+            names::LEVEL => (&mut self.level, 0),
+            names::STAGE => (&mut self.stage, seen::STAGE),
+            names::REQUEST_URI => (&mut self.request_uri, 0),
+            names::VERB => (&mut self.verb, seen::VERB),
+            names::USER => (&mut self.user, seen::USER),
+            names::IMPERSONATED_USER => (&mut self.impersonated_user, 0),
+            names::OBJECT_REF => (&mut self.object_ref, seen::OBJECT_REF),
+            names::RESPONSE_STATUS => (&mut self.response_status, seen::RESPONSE_STATUS),
+            names::SOURCE_IPS => (&mut self.source_ips, 0),
+            names::USER_AGENT => (&mut self.user_agent, 0),
+            names::REQUEST_OBJECT => (&mut self.request_object, 0),
+            names::RESPONSE_OBJECT => (&mut self.response_object, 0),
+            names::ANNOTATIONS => (&mut self.annotations, 0),
+            _ => return,
+        };
+        if slot.is_none() {
+            *slot = Some(m);
+        }
+        self.seen |= bit;
     }
 
     /// An audit Event: `kind: Event` with an `audit.k8s.io` apiVersion, or (as in early
@@ -138,14 +190,39 @@ impl EventMembers {
     /// them: a dropped event's bodies are never scanned. (A non-resource request has no
     /// `objectRef`, so it is read to its end.)
     fn decidable(&self, need_code: bool) -> bool {
-        self.kind.is_some()
-            && (self.api_version.is_some() || self.audit_id.is_some())
-            && self.stage.is_some()
-            && self.verb.is_some()
-            && self.user.is_some()
-            && self.object_ref.is_some()
-            && (!need_code || self.response_status.is_some())
+        let all = seen::KIND | seen::STAGE | seen::VERB | seen::USER | seen::OBJECT_REF;
+        let all = if need_code { all | seen::RESPONSE_STATUS } else { all };
+        self.seen & all == all && self.seen & (seen::API_VERSION | seen::AUDIT_ID) != 0
     }
+}
+
+/// The member names the module reads.
+mod names {
+    use crate::json::Name;
+    pub const KIND: Name = Name::of("kind");
+    pub const API_VERSION: Name = Name::of("apiVersion");
+    pub const AUDIT_ID: Name = Name::of("auditID");
+    pub const LEVEL: Name = Name::of("level");
+    pub const STAGE: Name = Name::of("stage");
+    pub const REQUEST_URI: Name = Name::of("requestURI");
+    pub const VERB: Name = Name::of("verb");
+    pub const USER: Name = Name::of("user");
+    pub const OBJECT_REF: Name = Name::of("objectRef");
+    pub const RESPONSE_STATUS: Name = Name::of("responseStatus");
+    pub const IMPERSONATED_USER: Name = Name::of("impersonatedUser");
+    pub const SOURCE_IPS: Name = Name::of("sourceIPs");
+    pub const USER_AGENT: Name = Name::of("userAgent");
+    pub const REQUEST_OBJECT: Name = Name::of("requestObject");
+    pub const RESPONSE_OBJECT: Name = Name::of("responseObject");
+    pub const ANNOTATIONS: Name = Name::of("annotations");
+    pub const USERNAME: Name = Name::of("username");
+    pub const GROUPS: Name = Name::of("groups");
+    pub const API_GROUP: Name = Name::of("apiGroup");
+    pub const RESOURCE: Name = Name::of("resource");
+    pub const SUBRESOURCE: Name = Name::of("subresource");
+    pub const NAMESPACE: Name = Name::of("namespace");
+    pub const NAME: Name = Name::of("name");
+    pub const CODE: Name = Name::of("code");
 }
 
 fn raw(b: &[u8], m: Option<Member>) -> Option<&[u8]> {
@@ -191,6 +268,10 @@ pub struct Verdict<'t> {
     pub rule: Option<usize>,
     /// Something was removed (bodies, managedFields).
     pub stripped: bool,
+    /// A kept event's members, checked, for [`json::rewrite_members`]; and the offset
+    /// just past its object.
+    pub members: Vec<Member>,
+    pub end: usize,
 }
 
 /// Review flags a log reviewer filters on.
@@ -235,7 +316,7 @@ impl KubeAudit {
         let mut members = Skim::over(b, start).ok_or(PassReason::NotJson)?;
         let mut e = EventMembers::default();
         let need_code = !self.omit_response_codes.is_empty();
-        let complete = e.absorb(b, &mut members, |e| e.decidable(need_code)).map_err(|_| PassReason::NotJson)?;
+        e.absorb(b, &mut members, |e| e.decidable(need_code)).map_err(|_| PassReason::NotJson)?;
         if !e.is_audit_event(b) {
             return Ok(None);
         }
@@ -259,9 +340,11 @@ impl KubeAudit {
             &spilled
         };
         let verb = str_value(b, e.verb).unwrap_or_default();
-        let request_uri = str_value(b, e.request_uri).unwrap_or_default();
-        let path = request_uri.split('?').next().unwrap_or_default();
         let object_ref = e.object_ref.filter(|o| b[o.value.start] == b'{');
+        // The URL path is matched only for requests without a resource (nonResourceURLs).
+        let request_uri = if object_ref.is_none() { str_value(b, e.request_uri) } else { None };
+        let request_uri = request_uri.unwrap_or_default();
+        let path = request_uri.split_once('?').map_or(request_uri.as_ref(), |(path, _)| path);
         let field = |m: Option<Member>| str_value(b, m).unwrap_or_default();
         let (api_group, resource, subresource, namespace, name) =
             (field(e.api_group), field(e.resource), field(e.subresource), field(e.namespace), field(e.name));
@@ -284,15 +367,28 @@ impl KubeAudit {
         let omitted_stage = stage.is_some_and(|st| decision.omit_stages.contains(st));
         let omitted_code = code.is_some_and(|c| self.omit_response_codes.contains(&c));
         if decision.level == Level::None || omitted_stage || omitted_code {
-            return Ok(Some(Verdict { drop: true, rule: decision.rule, stripped: false, text: "" }));
+            return Ok(Some(Verdict {
+                drop: true,
+                rule: decision.rule,
+                stripped: false,
+                text: "",
+                members: Vec::new(),
+                end: 0,
+            }));
         }
 
         // Kept: the output is built from the record's text, so all of it must be valid: UTF-8
         // here, and JSON as the rewrite copies it (see `filter`).
         let text = std::str::from_utf8(b).map_err(|_| PassReason::NotUtf8)?;
-        if !complete {
-            e.absorb(b, &mut members, |_| false).map_err(|_| PassReason::NotJson)?;
+        // One strict walk of the whole object: it checks every member, finds those the
+        // skim did not reach, and gives the rewrite its members (no second walk).
+        let mut all = Vec::with_capacity(24);
+        let mut walk = json::Members::over(b, start).map_err(|_| PassReason::NotJson)?;
+        while let Some(m) = walk.next_member().map_err(|_| PassReason::NotJson)? {
+            all.push(m);
         }
+        let end = walk.end().ok_or(PassReason::NotJson)?;
+        e.absorb_rest(b, &all);
         let stripped = self.strip(text, &e, &decision, edits);
 
         // Review flags.
@@ -348,7 +444,7 @@ impl KubeAudit {
             write_actor(actor_out, &identity.actor(&imp));
             actor_out.push(b'}');
         }
-        Ok(Some(Verdict { drop: false, rule: decision.rule, stripped, text }))
+        Ok(Some(Verdict { drop: false, rule: decision.rule, stripped, text, members: all, end }))
     }
 
     /// Removes what the decided level does not keep; returns whether anything was removed.
