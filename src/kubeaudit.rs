@@ -131,15 +131,16 @@ impl EventMembers {
         m: Member,
         (user_seen, object_ref_seen, status_seen): (bool, bool, bool),
     ) {
-        let slot = match (outer, Name::at(b, m.key)) {
-            (names::USER, names::USERNAME) if !user_seen => &mut self.username,
-            (names::USER, names::GROUPS) if !user_seen => &mut self.groups,
-            (names::OBJECT_REF, names::API_GROUP) if !object_ref_seen => &mut self.api_group,
-            (names::OBJECT_REF, names::RESOURCE) if !object_ref_seen => &mut self.resource,
-            (names::OBJECT_REF, names::SUBRESOURCE) if !object_ref_seen => &mut self.subresource,
-            (names::OBJECT_REF, names::NAMESPACE) if !object_ref_seen => &mut self.namespace,
-            (names::OBJECT_REF, names::NAME) if !object_ref_seen => &mut self.name,
-            (names::RESPONSE_STATUS, names::CODE) if !status_seen => &mut self.code,
+        let name = Name::at(b, m.key);
+        let slot = match (outer, (name.length(), name)) {
+            (names::USER, (8, names::USERNAME)) if !user_seen => &mut self.username,
+            (names::USER, (6, names::GROUPS)) if !user_seen => &mut self.groups,
+            (names::OBJECT_REF, (8, names::API_GROUP)) if !object_ref_seen => &mut self.api_group,
+            (names::OBJECT_REF, (8, names::RESOURCE)) if !object_ref_seen => &mut self.resource,
+            (names::OBJECT_REF, (11, names::SUBRESOURCE)) if !object_ref_seen => &mut self.subresource,
+            (names::OBJECT_REF, (9, names::NAMESPACE)) if !object_ref_seen => &mut self.namespace,
+            (names::OBJECT_REF, (4, names::NAME)) if !object_ref_seen => &mut self.name,
+            (names::RESPONSE_STATUS, (4, names::CODE)) if !status_seen => &mut self.code,
             _ => return,
         };
         slot.get_or_insert(m);
@@ -148,23 +149,24 @@ impl EventMembers {
     /// A top-level member: the first of each name is kept.
     fn take(&mut self, b: &[u8], m: Member) {
         // Keys of audit events are plain ASCII; an escaped key is never one of them.
-        let (slot, bit) = match Name::at(b, m.key) {
-            names::KIND => (&mut self.kind, seen::KIND),
-            names::API_VERSION => (&mut self.api_version, seen::API_VERSION),
-            names::AUDIT_ID => (&mut self.audit_id, seen::AUDIT_ID),
-            names::LEVEL => (&mut self.level, 0),
-            names::STAGE => (&mut self.stage, seen::STAGE),
-            names::REQUEST_URI => (&mut self.request_uri, 0),
-            names::VERB => (&mut self.verb, seen::VERB),
-            names::USER => (&mut self.user, seen::USER),
-            names::IMPERSONATED_USER => (&mut self.impersonated_user, 0),
-            names::OBJECT_REF => (&mut self.object_ref, seen::OBJECT_REF),
-            names::RESPONSE_STATUS => (&mut self.response_status, seen::RESPONSE_STATUS),
-            names::SOURCE_IPS => (&mut self.source_ips, 0),
-            names::USER_AGENT => (&mut self.user_agent, 0),
-            names::REQUEST_OBJECT => (&mut self.request_object, 0),
-            names::RESPONSE_OBJECT => (&mut self.response_object, 0),
-            names::ANNOTATIONS => (&mut self.annotations, 0),
+        let name = Name::at(b, m.key);
+        let (slot, bit) = match (name.length(), name) {
+            (4, names::KIND) => (&mut self.kind, seen::KIND),
+            (10, names::API_VERSION) => (&mut self.api_version, seen::API_VERSION),
+            (7, names::AUDIT_ID) => (&mut self.audit_id, seen::AUDIT_ID),
+            (5, names::LEVEL) => (&mut self.level, 0),
+            (5, names::STAGE) => (&mut self.stage, seen::STAGE),
+            (10, names::REQUEST_URI) => (&mut self.request_uri, 0),
+            (4, names::VERB) => (&mut self.verb, seen::VERB),
+            (4, names::USER) => (&mut self.user, seen::USER),
+            (16, names::IMPERSONATED_USER) => (&mut self.impersonated_user, 0),
+            (9, names::OBJECT_REF) => (&mut self.object_ref, seen::OBJECT_REF),
+            (14, names::RESPONSE_STATUS) => (&mut self.response_status, seen::RESPONSE_STATUS),
+            (9, names::SOURCE_IPS) => (&mut self.source_ips, 0),
+            (9, names::USER_AGENT) => (&mut self.user_agent, 0),
+            (13, names::REQUEST_OBJECT) => (&mut self.request_object, 0),
+            (14, names::RESPONSE_OBJECT) => (&mut self.response_object, 0),
+            (11, names::ANNOTATIONS) => (&mut self.annotations, 0),
             _ => return,
         };
         if slot.is_none() {

@@ -214,13 +214,27 @@ impl Pattern {
 
     fn matches(&self, v: &str) -> bool {
         match self {
-            Pattern::Exact(p) => **p == *v,
-            Pattern::Prefix(p) => v.starts_with(&**p),
-            Pattern::Suffix(p) => v.ends_with(&**p),
+            Pattern::Exact(p) => same(p, v),
+            Pattern::Prefix(p) => v.get(..p.len()).is_some_and(|head| same(p, head)),
+            Pattern::Suffix(p) => v.len() >= p.len() && v.get(v.len() - p.len()..).is_some_and(|tail| same(p, tail)),
             Pattern::Contains(p) => v.contains(&**p),
             Pattern::Any => true,
         }
     }
+}
+
+/// String equality without a `memcmp` call: in the wasm module, `==` on strings calls the
+/// C library's byte loop, several times the cost of comparing the short names of a
+/// request eight bytes at a time.
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let (words_a, words_b) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tails = words_a.remainder().iter().zip(words_b.remainder()).all(|(x, y)| x == y);
+    let word = |w: &[u8]| u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+    tails && words_a.zip(words_b).all(|(x, y)| word(x) == word(y))
 }
 
 fn any_matches(list: &[Pattern], v: &str) -> bool {
@@ -235,7 +249,7 @@ impl Rule {
         if !self.groups.is_empty() && !a.groups.iter().any(|g| any_matches(&self.groups, g)) {
             return false;
         }
-        if !self.verbs.is_empty() && !self.verbs.iter().any(|v| **v == *a.verb) {
+        if !self.verbs.is_empty() && !self.verbs.iter().any(|v| same(v, a.verb)) {
             return false;
         }
         if !self.namespaces.is_empty() || !self.resources.is_empty() {
@@ -256,7 +270,7 @@ impl Rule {
         if self.resources.is_empty() {
             return true;
         }
-        self.resources.iter().filter(|gr| *gr.group == *r.api_group).any(|gr| {
+        self.resources.iter().filter(|gr| same(&gr.group, r.api_group)).any(|gr| {
             gr.resources.is_empty()
                 || ((gr.names.is_empty() || any_matches(&gr.names, r.name))
                     && gr.resources.iter().any(|spec| resource_matches(spec, r)))
@@ -283,7 +297,7 @@ fn resource_matches(spec: &str, r: &ResourceAttributes) -> bool {
 /// `spec == resource` or `spec == resource + "/" + subresource`, without building the string.
 fn combined_eq(spec: &str, resource: &str, subresource: &str) -> bool {
     if subresource.is_empty() {
-        return spec == resource;
+        return same(spec, resource);
     }
     spec.strip_prefix(resource).and_then(|rest| rest.strip_prefix('/')) == Some(subresource)
 }

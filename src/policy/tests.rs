@@ -537,3 +537,19 @@ fn stage_set_and_parsing() {
     }
     assert!(Level::Metadata < Level::Request);
 }
+
+#[test]
+fn same_compares_every_byte() {
+    let base = "system:serviceaccount:kube-system:x";
+    for len in 0..=base.len() {
+        let a = &base[..len];
+        assert!(same(a, a), "{a:?}");
+        assert!(!same(a, &base[..len.saturating_sub(1)]) || len == 0, "{a:?} against a shorter one");
+        for at in 0..len {
+            let mut b = a.as_bytes().to_vec();
+            b[at] = b'#';
+            let b = String::from_utf8(b).unwrap();
+            assert!(!same(a, &b), "{a:?} vs {b:?}");
+        }
+    }
+}
