@@ -93,13 +93,6 @@ impl Name {
         Name(words[0], words[1], b.len())
     }
 
-    /// Its length in bytes: match on `(name.length(), name)`, so that the compiler
-    /// switches on the length before comparing names (a plain `match` on names compares
-    /// them one after the other).
-    pub const fn length(self) -> usize {
-        self.2
-    }
-
     /// The name in `b[span]`; a longer one packs to a value no constant equals.
     #[inline(always)]
     pub fn at(b: &[u8], span: Span) -> Name {
@@ -114,7 +107,7 @@ impl Name {
             // One unaligned load when eight bytes are readable (the usual case: a key is
             // followed by at least `":x}`), else byte by byte.
             let w = match b.get(from..from + 8) {
-                Some(c) => u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
+                Some(c) => le_word(c),
                 None => b[from..from + n].iter().rev().fold(0, |w, &c| (w << 8) | u64::from(c)),
             };
             if n >= 8 { w } else { w & (u64::MAX >> (64 - 8 * n)) }
@@ -191,7 +184,7 @@ fn skip_plain(b: &[u8], i: usize) -> usize {
     // `chunks_exact` walks by pointer with no per-word bounds checks.
     let mut at = i;
     for chunk in rest.chunks_exact(8) {
-        let word = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+        let word = le_word(chunk);
         let hits = special_bytes(word);
         if hits != 0 {
             // The lowest flagged byte is a real hit (borrows only run upwards).
@@ -200,6 +193,13 @@ fn skip_plain(b: &[u8], i: usize) -> usize {
         at += 8;
     }
     at
+}
+
+/// The first eight bytes of `c` (at least eight) as one little-endian integer: one
+/// unaligned load in wasm.
+#[inline(always)]
+pub(crate) fn le_word(c: &[u8]) -> u64 {
+    u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
 }
 
 /// High bit set in each byte of `word` that is `"`, `\\` or below 0x20 (exact for the
@@ -529,9 +529,9 @@ impl<'t> Skim<'t> {
         let (key_end, key_escaped) = scan_string(b, i)?;
         let key = Span { start: i + 1, end: key_end - 1 };
         let value_start = value_after_colon(b, key_end)?;
-        let value_end = match Skim::over(b, value_start) {
-            Some(mut inner) if inside(Name::at(b, key)) => {
-                let outer = Name::at(b, key);
+        let object = Skim::over(b, value_start).map(|inner| (inner, Name::at(b, key)));
+        let value_end = match object {
+            Some((mut inner, outer)) if inside(outer) => {
                 while let Some(m) = inner.next_member()? {
                     each(outer, m);
                 }

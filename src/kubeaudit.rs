@@ -65,8 +65,6 @@ struct EventMembers {
     namespace: Option<Member>,
     name: Option<Member>,
     code: Option<Member>,
-    /// Which of the members the decision needs have been read (bits of [`seen`]).
-    seen: u8,
     /// How many top-level members have been read.
     read: usize,
 }
@@ -74,18 +72,6 @@ struct EventMembers {
 /// The objects whose members are read in the same walk as the event's.
 fn is_read_inside(name: Name) -> bool {
     matches!(name, names::USER | names::OBJECT_REF | names::RESPONSE_STATUS)
-}
-
-/// Bits of [`EventMembers::seen`].
-mod seen {
-    pub const KIND: u8 = 1;
-    pub const API_VERSION: u8 = 1 << 1;
-    pub const AUDIT_ID: u8 = 1 << 2;
-    pub const STAGE: u8 = 1 << 3;
-    pub const VERB: u8 = 1 << 4;
-    pub const USER: u8 = 1 << 5;
-    pub const OBJECT_REF: u8 = 1 << 6;
-    pub const RESPONSE_STATUS: u8 = 1 << 7;
 }
 
 impl EventMembers {
@@ -131,16 +117,15 @@ impl EventMembers {
         m: Member,
         (user_seen, object_ref_seen, status_seen): (bool, bool, bool),
     ) {
-        let name = Name::at(b, m.key);
-        let slot = match (outer, (name.length(), name)) {
-            (names::USER, (8, names::USERNAME)) if !user_seen => &mut self.username,
-            (names::USER, (6, names::GROUPS)) if !user_seen => &mut self.groups,
-            (names::OBJECT_REF, (8, names::API_GROUP)) if !object_ref_seen => &mut self.api_group,
-            (names::OBJECT_REF, (8, names::RESOURCE)) if !object_ref_seen => &mut self.resource,
-            (names::OBJECT_REF, (11, names::SUBRESOURCE)) if !object_ref_seen => &mut self.subresource,
-            (names::OBJECT_REF, (9, names::NAMESPACE)) if !object_ref_seen => &mut self.namespace,
-            (names::OBJECT_REF, (4, names::NAME)) if !object_ref_seen => &mut self.name,
-            (names::RESPONSE_STATUS, (4, names::CODE)) if !status_seen => &mut self.code,
+        let slot = match (outer, Name::at(b, m.key)) {
+            (names::USER, names::USERNAME) if !user_seen => &mut self.username,
+            (names::USER, names::GROUPS) if !user_seen => &mut self.groups,
+            (names::OBJECT_REF, names::API_GROUP) if !object_ref_seen => &mut self.api_group,
+            (names::OBJECT_REF, names::RESOURCE) if !object_ref_seen => &mut self.resource,
+            (names::OBJECT_REF, names::SUBRESOURCE) if !object_ref_seen => &mut self.subresource,
+            (names::OBJECT_REF, names::NAMESPACE) if !object_ref_seen => &mut self.namespace,
+            (names::OBJECT_REF, names::NAME) if !object_ref_seen => &mut self.name,
+            (names::RESPONSE_STATUS, names::CODE) if !status_seen => &mut self.code,
             _ => return,
         };
         slot.get_or_insert(m);
@@ -149,30 +134,26 @@ impl EventMembers {
     /// A top-level member: the first of each name is kept.
     fn take(&mut self, b: &[u8], m: Member) {
         // Keys of audit events are plain ASCII; an escaped key is never one of them.
-        let name = Name::at(b, m.key);
-        let (slot, bit) = match (name.length(), name) {
-            (4, names::KIND) => (&mut self.kind, seen::KIND),
-            (10, names::API_VERSION) => (&mut self.api_version, seen::API_VERSION),
-            (7, names::AUDIT_ID) => (&mut self.audit_id, seen::AUDIT_ID),
-            (5, names::LEVEL) => (&mut self.level, 0),
-            (5, names::STAGE) => (&mut self.stage, seen::STAGE),
-            (10, names::REQUEST_URI) => (&mut self.request_uri, 0),
-            (4, names::VERB) => (&mut self.verb, seen::VERB),
-            (4, names::USER) => (&mut self.user, seen::USER),
-            (16, names::IMPERSONATED_USER) => (&mut self.impersonated_user, 0),
-            (9, names::OBJECT_REF) => (&mut self.object_ref, seen::OBJECT_REF),
-            (14, names::RESPONSE_STATUS) => (&mut self.response_status, seen::RESPONSE_STATUS),
-            (9, names::SOURCE_IPS) => (&mut self.source_ips, 0),
-            (9, names::USER_AGENT) => (&mut self.user_agent, 0),
-            (13, names::REQUEST_OBJECT) => (&mut self.request_object, 0),
-            (14, names::RESPONSE_OBJECT) => (&mut self.response_object, 0),
-            (11, names::ANNOTATIONS) => (&mut self.annotations, 0),
+        let slot = match Name::at(b, m.key) {
+            names::KIND => &mut self.kind,
+            names::API_VERSION => &mut self.api_version,
+            names::AUDIT_ID => &mut self.audit_id,
+            names::LEVEL => &mut self.level,
+            names::STAGE => &mut self.stage,
+            names::REQUEST_URI => &mut self.request_uri,
+            names::VERB => &mut self.verb,
+            names::USER => &mut self.user,
+            names::IMPERSONATED_USER => &mut self.impersonated_user,
+            names::OBJECT_REF => &mut self.object_ref,
+            names::RESPONSE_STATUS => &mut self.response_status,
+            names::SOURCE_IPS => &mut self.source_ips,
+            names::USER_AGENT => &mut self.user_agent,
+            names::REQUEST_OBJECT => &mut self.request_object,
+            names::RESPONSE_OBJECT => &mut self.response_object,
+            names::ANNOTATIONS => &mut self.annotations,
             _ => return,
         };
-        if slot.is_none() {
-            *slot = Some(m);
-        }
-        self.seen |= bit;
+        slot.get_or_insert(m);
     }
 
     /// An audit Event: `kind: Event` with an `audit.k8s.io` apiVersion, or (as in early
@@ -192,9 +173,13 @@ impl EventMembers {
     /// them: a dropped event's bodies are never scanned. (A non-resource request has no
     /// `objectRef`, so it is read to its end.)
     fn decidable(&self, need_code: bool) -> bool {
-        let all = seen::KIND | seen::STAGE | seen::VERB | seen::USER | seen::OBJECT_REF;
-        let all = if need_code { all | seen::RESPONSE_STATUS } else { all };
-        self.seen & all == all && self.seen & (seen::API_VERSION | seen::AUDIT_ID) != 0
+        self.kind.is_some()
+            && (self.api_version.is_some() || self.audit_id.is_some())
+            && self.stage.is_some()
+            && self.verb.is_some()
+            && self.user.is_some()
+            && self.object_ref.is_some()
+            && (!need_code || self.response_status.is_some())
     }
 }
 

@@ -8,6 +8,7 @@
 //! the apiserver would refuse is refused here too; likely mistakes the apiserver silently accepts
 //! (unknown keys, swapped fields, no catch-all rule) are reported as warnings instead.
 
+use crate::json::le_word;
 use std::fmt;
 
 mod load;
@@ -233,8 +234,7 @@ fn same(a: &str, b: &str) -> bool {
     }
     let (words_a, words_b) = (a.chunks_exact(8), b.chunks_exact(8));
     let tails = words_a.remainder().iter().zip(words_b.remainder()).all(|(x, y)| x == y);
-    let word = |w: &[u8]| u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-    tails && words_a.zip(words_b).all(|(x, y)| word(x) == word(y))
+    tails && words_a.zip(words_b).all(|(x, y)| le_word(x) == le_word(y))
 }
 
 fn any_matches(list: &[Pattern], v: &str) -> bool {
