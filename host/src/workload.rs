@@ -105,6 +105,31 @@ struct Event<'a> {
     response_object: Option<String>,
 }
 
+impl<'a> Event<'a> {
+    /// The common shape: a Metadata event of a completed request, without bodies.
+    fn metadata(
+        verb: &'a str,
+        uri: String,
+        user: String,
+        object_ref: Option<String>,
+        code: u16,
+        user_agent: &'a str,
+    ) -> Event<'a> {
+        Event {
+            level: "Metadata",
+            stage: "ResponseComplete",
+            verb,
+            uri,
+            user,
+            object_ref,
+            code,
+            user_agent,
+            request_object: None,
+            response_object: None,
+        }
+    }
+}
+
 fn audit_id(rng: &mut Rng) -> String {
     let a = rng.next_u64();
     let b = rng.next_u64();
@@ -179,94 +204,63 @@ fn chatter(rng: &mut Rng, i: u64) -> String {
             let (res, group) = *[("endpoints", ""), ("services", ""), ("endpointslices", "discovery.k8s.io")]
                 .get(rng.below(3) as usize)
                 .unwrap_or(&("endpoints", ""));
-            Event {
-                level: "Metadata",
-                stage: "ResponseComplete",
-                verb: "watch",
-                uri: format!(
-                    "/api/v1/{res}?allowWatchBookmarks=true&resourceVersion=1834{}&watch=true",
-                    rng.below(9999)
-                ),
-                user: user("system:kube-proxy", &["system:authenticated"]),
-                object_ref: Some(object_ref(res, "", "", group)),
-                code: 200,
-                user_agent: "kube-proxy/v1.31.2 (linux/amd64) kubernetes/5864a46",
-                request_object: None,
-                response_object: None,
-            }
+            Event::metadata(
+                "watch",
+                format!("/api/v1/{res}?allowWatchBookmarks=true&resourceVersion=1834{}&watch=true", rng.below(9999)),
+                user("system:kube-proxy", &["system:authenticated"]),
+                Some(object_ref(res, "", "", group)),
+                200,
+                "kube-proxy/v1.31.2 (linux/amd64) kubernetes/5864a46",
+            )
         }
-        1 => Event {
-            level: "Metadata",
-            stage: "ResponseComplete",
-            verb: "get",
-            uri: format!("/api/v1/nodes/{node}?resourceVersion=0&timeout=10s"),
-            user: kubelet(),
-            object_ref: Some(object_ref("nodes", "", node, "")),
-            code: 200,
-            user_agent: "kubelet/v1.31.2 (linux/amd64) kubernetes/5864a46",
-            request_object: None,
-            response_object: None,
-        },
-        2 => Event {
-            level: "Metadata",
-            stage: "ResponseComplete",
-            verb: "update",
-            uri: format!("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}?timeout=10s"),
-            user: kubelet(),
-            object_ref: Some(object_ref("leases", "kube-node-lease", node, "coordination.k8s.io")),
-            code: 200,
-            user_agent: "kubelet/v1.31.2 (linux/amd64) kubernetes/5864a46",
-            request_object: None,
-            response_object: None,
-        },
-        3 => Event {
-            level: "Metadata",
-            stage: "ResponseComplete",
-            verb: "update",
-            uri: "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-controller-manager?timeout=5s".into(),
-            user: user("system:kube-controller-manager", &["system:authenticated"]),
-            object_ref: Some(object_ref("leases", "kube-system", "kube-controller-manager", "coordination.k8s.io")),
-            code: 200,
-            user_agent: "kube-controller-manager/v1.31.2 (linux/amd64) kubernetes/5864a46/leader-election",
-            request_object: None,
-            response_object: None,
-        },
-        4 => Event {
-            level: "Metadata",
-            stage: "ResponseComplete",
-            verb: "get",
-            uri: rng.pick(&["/readyz", "/livez", "/healthz", "/version"]).to_owned(),
-            user: user("system:anonymous", &["system:unauthenticated"]),
-            object_ref: None,
-            code: 200,
-            user_agent: "kube-probe/1.31",
-            request_object: None,
-            response_object: None,
-        },
-        5 => Event {
-            level: "Metadata",
-            stage: "ResponseComplete",
-            verb: "create",
-            uri: format!("/api/v1/namespaces/{}/events", rng.pick(&NAMESPACES)),
-            user: kubelet(),
-            object_ref: Some(object_ref("events", rng.pick(&NAMESPACES), "", "")),
-            code: 201,
-            user_agent: "kubelet/v1.31.2 (linux/amd64) kubernetes/5864a46",
-            request_object: None,
-            response_object: None,
-        },
-        _ => Event {
-            level: "Metadata",
-            stage: "ResponseComplete",
-            verb: "patch",
-            uri: format!("/api/v1/nodes/{node}/status?timeout=10s"),
-            user: kubelet(),
-            object_ref: Some(object_ref("nodes", "", node, "")),
-            code: 200,
-            user_agent: "kubelet/v1.31.2 (linux/amd64) kubernetes/5864a46",
-            request_object: None,
-            response_object: None,
-        },
+        1 => Event::metadata(
+            "get",
+            format!("/api/v1/nodes/{node}?resourceVersion=0&timeout=10s"),
+            kubelet(),
+            Some(object_ref("nodes", "", node, "")),
+            200,
+            "kubelet/v1.31.2 (linux/amd64) kubernetes/5864a46",
+        ),
+        2 => Event::metadata(
+            "update",
+            format!("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/{node}?timeout=10s"),
+            kubelet(),
+            Some(object_ref("leases", "kube-node-lease", node, "coordination.k8s.io")),
+            200,
+            "kubelet/v1.31.2 (linux/amd64) kubernetes/5864a46",
+        ),
+        3 => Event::metadata(
+            "update",
+            "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-controller-manager?timeout=5s".into(),
+            user("system:kube-controller-manager", &["system:authenticated"]),
+            Some(object_ref("leases", "kube-system", "kube-controller-manager", "coordination.k8s.io")),
+            200,
+            "kube-controller-manager/v1.31.2 (linux/amd64) kubernetes/5864a46/leader-election",
+        ),
+        4 => Event::metadata(
+            "get",
+            rng.pick(&["/readyz", "/livez", "/healthz", "/version"]).to_owned(),
+            user("system:anonymous", &["system:unauthenticated"]),
+            None,
+            200,
+            "kube-probe/1.31",
+        ),
+        5 => Event::metadata(
+            "create",
+            format!("/api/v1/namespaces/{}/events", rng.pick(&NAMESPACES)),
+            kubelet(),
+            Some(object_ref("events", rng.pick(&NAMESPACES), "", "")),
+            201,
+            "kubelet/v1.31.2 (linux/amd64) kubernetes/5864a46",
+        ),
+        _ => Event::metadata(
+            "patch",
+            format!("/api/v1/nodes/{node}/status?timeout=10s"),
+            kubelet(),
+            Some(object_ref("nodes", "", node, "")),
+            200,
+            "kubelet/v1.31.2 (linux/amd64) kubernetes/5864a46",
+        ),
     };
     render(rng, i, e)
 }
@@ -278,45 +272,33 @@ fn kept(rng: &mut Rng, i: u64) -> String {
     let ns = rng.pick(&NAMESPACES);
     let human = || user(HUMANS[0], &["oidc:platform-admins", "system:authenticated"]);
     let e = match rng.below(6) {
-        0 | 1 => Event {
-            level: "Metadata",
-            stage: "ResponseComplete",
-            verb: "list",
-            uri: format!("/api/v1/namespaces/{ns}/pods?limit=500"),
-            user: user(
+        0 | 1 => Event::metadata(
+            "list",
+            format!("/api/v1/namespaces/{ns}/pods?limit=500"),
+            user(
                 &format!("system:serviceaccount:{ns}:deployer"),
                 &["system:serviceaccounts", &format!("system:serviceaccounts:{ns}"), "system:authenticated"],
             ),
-            object_ref: Some(object_ref("pods", ns, "", "")),
-            code: 200,
-            user_agent: "argocd-application-controller/v0.0.0",
-            request_object: None,
-            response_object: None,
-        },
-        2 => Event {
-            level: "Metadata",
-            stage: "ResponseComplete",
-            verb: "get",
-            uri: format!("/api/v1/namespaces/{ns}/pods/web-7d9f8b6c5d-x2x4k"),
-            user: user(rng.pick(&HUMANS), &["oidc:developers", "system:authenticated"]),
-            object_ref: Some(object_ref("pods", ns, "web-7d9f8b6c5d-x2x4k", "")),
-            code: 200,
-            user_agent: "kubectl/v1.31.2 (linux/amd64) kubernetes/5864a46",
-            request_object: None,
-            response_object: None,
-        },
-        3 => Event {
-            level: "Metadata",
-            stage: "ResponseComplete",
-            verb: "get",
-            uri: format!("/api/v1/namespaces/{ns}/secrets/db-credentials"),
-            user: human(),
-            object_ref: Some(object_ref("secrets", ns, "db-credentials", "")),
-            code: 200,
-            user_agent: "kubectl/v1.31.2 (linux/amd64) kubernetes/5864a46",
-            request_object: None,
-            response_object: None,
-        },
+            Some(object_ref("pods", ns, "", "")),
+            200,
+            "argocd-application-controller/v0.0.0",
+        ),
+        2 => Event::metadata(
+            "get",
+            format!("/api/v1/namespaces/{ns}/pods/web-7d9f8b6c5d-x2x4k"),
+            user(rng.pick(&HUMANS), &["oidc:developers", "system:authenticated"]),
+            Some(object_ref("pods", ns, "web-7d9f8b6c5d-x2x4k", "")),
+            200,
+            "kubectl/v1.31.2 (linux/amd64) kubernetes/5864a46",
+        ),
+        3 => Event::metadata(
+            "get",
+            format!("/api/v1/namespaces/{ns}/secrets/db-credentials"),
+            human(),
+            Some(object_ref("secrets", ns, "db-credentials", "")),
+            200,
+            "kubectl/v1.31.2 (linux/amd64) kubernetes/5864a46",
+        ),
         4 => Event {
             level: "Request",
             stage: "ResponseStarted",
