@@ -82,6 +82,24 @@ pub struct Engine {
     /// Elastic Common Schema values of the current record, when `fields.ecs` asks for them.
     ecs: Option<Ecs>,
     hoststreams: HostStreams,
+    scratch: Scratch,
+}
+
+/// Buffers reused from one audit event to the next, so that reading an event allocates
+/// nothing once they have grown.
+#[derive(Default)]
+struct Scratch {
+    members: Vec<json::Member>,
+    review: Vec<&'static str>,
+    actor: Vec<u8>,
+}
+
+impl Scratch {
+    fn clear(&mut self) {
+        self.members.clear();
+        self.review.clear();
+        self.actor.clear();
+    }
 }
 
 /// The stream names written to the stream field.
@@ -122,6 +140,7 @@ impl Engine {
             kubeaudit,
             hoststreams,
             ecs: config.fields.ecs.then(Ecs::default),
+            scratch: Scratch::default(),
         };
         Ok((engine, warnings))
     }
@@ -230,11 +249,15 @@ impl Engine {
         out: &mut Vec<u8>,
     ) -> Result<Option<Outcome>, PassReason> {
         let mut ecs = self.take_ecs();
-        let result = self.kube_event_with(b, start, record_len, wrapper, out, ecs.as_mut());
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let result = self.kube_event_with(b, start, record_len, wrapper, out, ecs.as_mut(), &mut scratch);
         self.ecs = ecs;
+        self.scratch = scratch;
         result
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn kube_event_with(
         &mut self,
         b: &[u8],
@@ -243,13 +266,13 @@ impl Engine {
         wrapper: Option<(&str, usize, &str)>,
         out: &mut Vec<u8>,
         mut ecs: Option<&mut Ecs>,
+        scratch: &mut Scratch,
     ) -> Result<Option<Outcome>, PassReason> {
         let Some(kube) = self.kubeaudit.as_mut() else { return Ok(None) };
         let mut edits = Edits::default();
-        let mut review = Vec::new();
-        let mut actor = Vec::new();
+        let Scratch { members, review, actor } = scratch;
         let Some(verdict) =
-            kube.process(b, start, &self.identity, &mut edits, &mut review, &mut actor, ecs.as_deref_mut())?
+            kube.process(b, start, &self.identity, members, &mut edits, review, actor, ecs.as_deref_mut())?
         else {
             return Ok(None);
         };
@@ -266,7 +289,7 @@ impl Engine {
         }
         let text = verdict.text;
         let kind = crate::filter::streams::KUBEAUDIT;
-        self.common_fields(text, start, wrapper, kind, &review, &actor, ecs.as_deref(), &mut edits);
+        self.common_fields(text, start, wrapper, kind, review, actor, ecs.as_deref(), &mut edits);
         if let Some((outer, outer_start, key)) = wrapper {
             // Carry the wrapper's other members (Kubernetes metadata, tags) along.
             let _ = json::Members::new(outer, outer_start).map(|mut members| {
@@ -284,7 +307,7 @@ impl Engine {
         // whitespace. Anything else: the record passes through untouched.
         out.clear();
         let complete =
-            only_whitespace(&text[verdict.end..]) && json::rewrite_members(text, &verdict.members, &edits, out).is_ok();
+            only_whitespace(&text[verdict.end..]) && json::rewrite_members(text, members, &edits, out).is_ok();
         if !complete {
             out.clear();
             return Err(PassReason::NotJson);

@@ -446,6 +446,19 @@ impl<'t> Members<'t> {
     }
 
     pub fn next_member(&mut self) -> Result<Option<Member>> {
+        self.next_member_reading(|_| false, |_, _| {})
+    }
+
+    /// [`Members::next_member`], reading on the way the members of a value that is an
+    /// object whose key `inside` accepts: `each(key, inner member)` is called for each of
+    /// them, so a small object the caller needs is walked once, not skipped and then walked
+    /// again.
+    #[inline(always)]
+    pub fn next_member_reading(
+        &mut self,
+        inside: impl Fn(Name) -> bool,
+        mut each: impl FnMut(Name, Member),
+    ) -> Result<Option<Member>> {
         if self.finished {
             return Ok(None);
         }
@@ -468,123 +481,20 @@ impl<'t> Members<'t> {
         let (key_end, key_escaped) = scan_string(b, i)?;
         let key = Span { start: i + 1, end: key_end - 1 };
         let value_start = value_after_colon(b, key_end)?;
-        let value_end = skip_value(b, value_start)?;
-        self.first = false;
-        self.pos = value_end;
-        Ok(Some(Member { key, key_escaped, value: Span { start: value_start, end: value_end } }))
-    }
-}
-
-/// Walks the members of an object like [`Members`], but skims values: strings are checked
-/// for termination and escapes and containers for balance, while numbers, literals and
-/// the grammar inside nested values are not checked. It is for deciding about a record
-/// from a few members; a record that is then kept is validated in full before any output
-/// is built from it. About half the cost of [`Members`] per member, which matters in an
-/// interpreter.
-pub struct Skim<'t> {
-    b: &'t [u8],
-    pos: usize,
-    finished: bool,
-}
-
-impl<'t> Skim<'t> {
-    /// `start` is the offset of the object's `{`.
-    pub fn over(b: &'t [u8], start: usize) -> Option<Self> {
-        (b.get(start) == Some(&b'{')).then_some(Skim { b, pos: skip_ws(b, start + 1), finished: false })
-    }
-
-    /// After the last member: the offset just past the closing `}`.
-    pub fn end(&self) -> Option<usize> {
-        self.finished.then_some(self.pos)
-    }
-
-    /// The next member; `Ok(None)` at the end, `Err` when the text is not what it should be.
-    pub fn next_member(&mut self) -> Result<Option<Member>> {
-        self.next_member_reading(|_| false, |_, _| {})
-    }
-
-    /// [`Skim::next_member`], reading on the way the members of a value that is an object
-    /// whose key `inside` accepts: `each(key, inner member)` is called for each of them, so
-    /// a small object the caller needs is walked once, not skipped and then walked again.
-    pub fn next_member_reading(
-        &mut self,
-        inside: impl Fn(Name) -> bool,
-        mut each: impl FnMut(Name, Member),
-    ) -> Result<Option<Member>> {
-        if self.finished {
-            return Ok(None);
-        }
-        let b = self.b;
-        let i = self.pos;
-        match b.get(i) {
-            Some(b'"') => {}
-            Some(b'}') => {
-                self.finished = true;
-                self.pos = i + 1;
-                return Ok(None);
-            }
-            Some(_) => return Err(JsonError::Unexpected(i)),
-            None => return Err(JsonError::Truncated),
-        }
-        let (key_end, key_escaped) = scan_string(b, i)?;
-        let key = Span { start: i + 1, end: key_end - 1 };
-        let value_start = value_after_colon(b, key_end)?;
-        let object = Skim::over(b, value_start).map(|inner| (inner, Name::at(b, key)));
+        let object = (b.get(value_start) == Some(&b'{')).then(|| Name::at(b, key)).filter(|&n| inside(n));
         let value_end = match object {
-            Some((mut inner, outer)) if inside(outer) => {
+            Some(outer) => {
+                let mut inner = Members { b, pos: value_start + 1, first: true, finished: false };
                 while let Some(m) = inner.next_member()? {
                     each(outer, m);
                 }
-                inner.end().ok_or(JsonError::Truncated)?
+                inner.pos
             }
-            _ => skim_value(b, value_start)?,
+            _ => skip_value(b, value_start)?,
         };
-        let next = skip_ws(b, value_end);
-        match b.get(next) {
-            Some(b',') => self.pos = skip_ws(b, next + 1),
-            Some(b'}') => self.pos = next,
-            Some(_) => return Err(JsonError::Unexpected(next)),
-            None => return Err(JsonError::Truncated),
-        }
+        self.first = false;
+        self.pos = value_end;
         Ok(Some(Member { key, key_escaped, value: Span { start: value_start, end: value_end } }))
-    }
-}
-
-/// Skips one value as [`Skim`] does; returns its end offset.
-fn skim_value(b: &[u8], pos: usize) -> Result<usize> {
-    let mut i = pos;
-    match b.get(i) {
-        Some(b'"') => return scan_string(b, i).map(|(end, _)| end),
-        Some(b'{' | b'[') => {}
-        Some(_) => {
-            while let Some(&c) = b.get(i) {
-                if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
-                    break;
-                }
-                i += 1;
-            }
-            return if i > pos { Ok(i) } else { Err(JsonError::Unexpected(pos)) };
-        }
-        None => return Err(JsonError::Truncated),
-    }
-    let mut depth = 0usize;
-    loop {
-        match b.get(i) {
-            Some(b'"') => {
-                i = scan_string(b, i)?.0;
-                continue;
-            }
-            Some(b'{' | b'[') => depth += 1,
-            Some(b'}' | b']') => {
-                depth -= 1;
-                if depth == 0 {
-                    return Ok(i + 1);
-                }
-            }
-            Some(_) => {}
-            None => return Err(JsonError::Truncated),
-        }
-        i += 1;
     }
 }
 
@@ -708,6 +618,33 @@ pub fn str_at(b: &[u8], value: Span) -> Option<Cow<'_, str>> {
     let raw = b.get(value.start..value.end)?;
     let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
     Some(unescape(std::str::from_utf8(inner).ok()?))
+}
+
+/// The contents of the string value at `value` as UTF-8 bytes: borrowed when they are
+/// plain ASCII (no escape, no byte above 0x7f, so the bytes are the text and need no UTF-8
+/// check), decoded otherwise. `None` if it is not a string or not UTF-8.
+pub fn str_bytes_at(b: &[u8], value: Span) -> Option<Cow<'_, [u8]>> {
+    let raw = b.get(value.start..value.end)?;
+    let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    if is_plain_ascii(inner) {
+        return Some(Cow::Borrowed(inner));
+    }
+    Some(match str_at(b, value)? {
+        Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+        Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+    })
+}
+
+/// No byte of `s` is a backslash or above 0x7f; eight bytes at a time.
+fn is_plain_ascii(s: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let words = s.chunks_exact(8);
+    let tail = words.remainder().iter().all(|&c| c < 0x80 && c != b'\\');
+    tail && words.map(le_word).all(|w| {
+        let backslash = w ^ (ONES * u64::from(b'\\'));
+        (w | (backslash.wrapping_sub(ONES) & !backslash)) & HIGH == 0
+    })
 }
 
 /// Appends `s` as a JSON string literal.
@@ -1029,6 +966,66 @@ mod tests {
         ];
         for (t, want) in bad {
             assert_eq!(validate_object(t), Err(want), "{t:?}");
+        }
+    }
+
+    /// Walks `text` with [`Members::next_member_reading`], reading inside `user`.
+    fn read_walk(text: &str) -> Result<(Vec<String>, Vec<String>)> {
+        let (b, mut outer, mut inner) = (text.as_bytes(), Vec::new(), Vec::new());
+        let mut walk = Members::over(b, 0)?;
+        let user = Name::of("user");
+        while let Some(m) = walk.next_member_reading(|n| n == user, |_, i| inner.push(i.key.of(text).to_owned()))? {
+            outer.push(m.key.of(text).to_owned());
+        }
+        walk.end().ok_or(JsonError::Truncated)?;
+        Ok((outer, inner))
+    }
+
+    #[test]
+    fn reading_walk_reads_inside_and_checks_like_validation() {
+        let (outer, inner) =
+            read_walk(r#"{"kind":"Event","user":{"username":"u","groups":["g"]},"n":[1,{"x":null}]}"#).unwrap();
+        assert_eq!(outer, ["kind", "user", "n"]);
+        assert_eq!(inner, ["username", "groups"]);
+        // Every text validation rejects, the reading walk rejects too: what it accepts can
+        // be rewritten without another walk.
+        for bad in [
+            r#"{"a":1,}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":01}"#,
+            r#"{"a":[1,]}"#,
+            r#"{"user":{"u":1,}}"#,
+            r#"{"user":{"u":nul}}"#,
+            r#"{"user":{"u" 1}}"#,
+            r#"{"user":{"u":1}"#,
+            r#"{"a":{"b":1]}"#,
+            "{\"a\":\"\u{1}\"}",
+        ] {
+            assert!(validate_object(bad).is_err(), "{bad}");
+            assert!(read_walk(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn string_bytes_are_borrowed_only_when_plain_ascii() {
+        for (raw, want, borrowed) in [
+            (r#""system:kube-proxy""#, Some(&b"system:kube-proxy"[..]), true),
+            (r#""""#, Some(b""), true),
+            (r#""a longer plain value, over sixteen bytes""#, Some(b"a longer plain value, over sixteen bytes"), true),
+            (r#""tab\there, then more bytes""#, Some(b"tab\there, then more bytes"), false),
+            (r#""caf\u00e9""#, Some("caf\u{e9}".as_bytes()), false),
+            ("\"d\u{e9}j\u{e0} vu, with eight more\"", Some("d\u{e9}j\u{e0} vu, with eight more".as_bytes()), true),
+            ("1", None, false),
+        ] {
+            let got = str_bytes_at(raw.as_bytes(), Span { start: 0, end: raw.len() });
+            assert_eq!(got.as_deref(), want, "{raw}");
+            assert_eq!(matches!(got, Some(Cow::Borrowed(_))), borrowed, "{raw}");
+        }
+        // Bytes that are not UTF-8 are no string at all, at any position.
+        for at in 0..20 {
+            let mut raw = format!("\"{}\"", "x".repeat(20)).into_bytes();
+            raw[1 + at] = 0xff;
+            assert_eq!(str_bytes_at(&raw, Span { start: 0, end: raw.len() }), None, "at {at}");
         }
     }
 

@@ -15,7 +15,7 @@
 use crate::ecs::{self, Ecs};
 use crate::filter::PassReason;
 use crate::identity::{Actor, ActorKind, Identity};
-use crate::json::{self, Change, Edits, JsonError, Member, Name, Skim, Span};
+use crate::json::{self, Change, Edits, JsonError, Member, Members, Name, Span};
 use crate::policy::{Attributes, Decision, Level, Policy, ResourceAttributes, Stage};
 use std::borrow::Cow;
 
@@ -65,8 +65,6 @@ struct EventMembers {
     namespace: Option<Member>,
     name: Option<Member>,
     code: Option<Member>,
-    /// How many top-level members have been read.
-    read: usize,
 }
 
 /// The objects whose members are read in the same walk as the event's.
@@ -75,38 +73,25 @@ fn is_read_inside(name: Name) -> bool {
 }
 
 impl EventMembers {
-    /// Reads members from `members` until `enough` says the decision's inputs are known
-    /// (or the object ends). Returns whether the whole object was read.
-    fn absorb(&mut self, b: &[u8], members: &mut Skim, enough: impl Fn(&Self) -> bool) -> Result<bool, JsonError> {
+    /// Reads members from `walk` into `all` until `enough` says the decision's inputs are
+    /// known, or to the end of the object.
+    fn absorb(
+        &mut self,
+        b: &[u8],
+        walk: &mut Members,
+        all: &mut Vec<Member>,
+        enough: impl Fn(&Self) -> bool,
+    ) -> Result<(), JsonError> {
         loop {
             let outer_seen = (self.user.is_some(), self.object_ref.is_some(), self.response_status.is_some());
             let mut inner = |outer: Name, m: Member| self.take_inner(b, outer, m, outer_seen);
-            let Some(m) = members.next_member_reading(is_read_inside, &mut inner)? else { break };
-            self.read += 1;
+            let Some(m) = walk.next_member_reading(is_read_inside, &mut inner)? else { return Ok(()) };
+            all.push(m);
             self.take(b, m);
             if enough(self) {
-                return Ok(false);
+                return Ok(());
             }
         }
-        Ok(true)
-    }
-
-    /// Takes the members after the first `self.read` of `all` (the whole object, walked
-    /// and checked), as [`EventMembers::absorb`] would have.
-    fn absorb_rest(&mut self, b: &[u8], all: &[Member]) {
-        for &m in all.iter().skip(self.read) {
-            let name = Name::at(b, m.key);
-            let outer_seen = (self.user.is_some(), self.object_ref.is_some(), self.response_status.is_some());
-            if is_read_inside(name)
-                && let Some(mut inner) = Skim::over(b, m.value.start)
-            {
-                while let Ok(Some(i)) = inner.next_member() {
-                    self.take_inner(b, name, i, outer_seen);
-                }
-            }
-            self.take(b, m);
-        }
-        self.read = all.len();
     }
 
     /// A member of `user`, `objectRef` or `responseStatus` (of the first of each).
@@ -216,16 +201,29 @@ fn raw(b: &[u8], m: Option<Member>) -> Option<&[u8]> {
     m.map(|m| &b[m.value.start..m.value.end])
 }
 
-/// The string value of a member, decoded; `None` when absent or not a string.
-fn str_value(b: &[u8], m: Option<Member>) -> Option<Cow<'_, str>> {
-    json::str_at(b, m?.value)
+/// The string value of a member as UTF-8 bytes: borrowed from the record when the string
+/// is plain ASCII (the common case: no per-string UTF-8 check), decoded otherwise; `None`
+/// when absent, not a string or not UTF-8.
+fn bytes_value(b: &[u8], m: Option<Member>) -> Option<Cow<'_, [u8]>> {
+    json::str_bytes_at(b, m?.value)
+}
+
+/// An HTTP status code written as a JSON number (digits only).
+fn status_code(raw: &[u8]) -> Option<u16> {
+    if raw.is_empty() || raw.len() > 5 {
+        return None;
+    }
+    raw.iter().try_fold(0u16, |n, &c| {
+        let digit = c.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(u16::from(digit))
+    })
 }
 
 /// The members of a small object (user, objectRef) with these names, in one walk.
 fn object_members<const N: usize>(b: &[u8], object: Option<Member>, names: [&[u8]; N]) -> [Option<Member>; N] {
     let mut found = [None; N];
     let Some(object) = object.filter(|o| b[o.value.start] == b'{') else { return found };
-    let Some(mut members) = Skim::over(b, object.value.start) else { return found };
+    let Ok(mut members) = Members::over(b, object.value.start) else { return found };
     while let Ok(Some(m)) = members.next_member() {
         let key = &b[m.key.start..m.key.end];
         if let Some(i) = names.iter().position(|n| *n == key) {
@@ -235,12 +233,11 @@ fn object_members<const N: usize>(b: &[u8], object: Option<Member>, names: [&[u8
     found
 }
 
-/// The string items of an array member (a user's groups), borrowed from the record
-/// (decoded only when escaped).
-fn string_items<'t>(b: &'t [u8], array: Option<Member>, mut each: impl FnMut(Cow<'t, str>)) {
+/// The string items of an array member (a user's groups) as in [`bytes_value`].
+fn string_items<'t>(b: &'t [u8], array: Option<Member>, mut each: impl FnMut(Cow<'t, [u8]>)) {
     let Some(array) = array.filter(|a| b[a.value.start] == b'[') else { return };
     let _ = json::array_items_bytes(b, array.value.start, |item: Span| {
-        if let Some(s) = json::str_at(b, item) {
+        if let Some(s) = json::str_bytes_at(b, item) {
             each(s);
         }
     });
@@ -255,9 +252,7 @@ pub struct Verdict<'t> {
     pub rule: Option<usize>,
     /// Something was removed (bodies, managedFields).
     pub stripped: bool,
-    /// A kept event's members, checked, for [`json::rewrite_members`]; and the offset
-    /// just past its object.
-    pub members: Vec<Member>,
+    /// Just past a kept event's object.
     pub end: usize,
 }
 
@@ -283,8 +278,9 @@ impl KubeAudit {
         &self.policy
     }
 
-    /// Decides the event at `start` of `b` and, when it is kept, fills `edits` with the
-    /// changes to its object. `Ok(None)`: not an audit event. `Err`: an event the module
+    /// Decides the event at `start` of `b` and, when it is kept, fills `all` with its
+    /// members (checked, for [`json::rewrite_members`]) and `edits` with the changes to its
+    /// object. `Ok(None)`: not an audit event. `Err`: an event the module
     /// cannot rewrite (invalid JSON or UTF-8), to pass through untouched.
     ///
     /// A dropped event is read only as far as the decision needs (see
@@ -295,23 +291,26 @@ impl KubeAudit {
         b: &'t [u8],
         start: usize,
         identity: &Identity,
+        all: &mut Vec<Member>,
         edits: &mut Edits,
         review: &mut Vec<&'static str>,
         actor_out: &mut Vec<u8>,
         ecs: Option<&mut Ecs>,
     ) -> Result<Option<Verdict<'t>>, PassReason> {
-        let mut members = Skim::over(b, start).ok_or(PassReason::NotJson)?;
+        let mut walk = Members::over(b, start).map_err(|_| PassReason::NotJson)?;
         let mut e = EventMembers::default();
         let need_code = !self.omit_response_codes.is_empty();
-        e.absorb(b, &mut members, |e| e.decidable(need_code)).map_err(|_| PassReason::NotJson)?;
+        e.absorb(b, &mut walk, all, |e| e.decidable(need_code)).map_err(|_| PassReason::NotJson)?;
         if !e.is_audit_event(b) {
             return Ok(None);
         }
-        let username = str_value(b, e.username).unwrap_or_default();
+        // The decision reads strings as bytes, borrowed from the record (see `bytes_value`).
+        let field = |m: Option<Member>| bytes_value(b, m).unwrap_or_default();
+        let username = field(e.username);
         // Groups are borrowed into a fixed array; only escaped or very many groups allocate.
-        let mut inline = [""; 16];
+        let mut inline: [&[u8]; 16] = [b""; 16];
         let mut count = 0;
-        let mut spill: Vec<Cow<str>> = Vec::new();
+        let mut spill: Vec<Cow<[u8]>> = Vec::new();
         string_items(b, e.groups, |group| match group {
             Cow::Borrowed(g) if count < inline.len() => {
                 inline[count] = g;
@@ -319,20 +318,18 @@ impl KubeAudit {
             }
             other => spill.push(other),
         });
-        let spilled: Vec<&str>;
-        let group_refs: &[&str] = if spill.is_empty() {
+        let spilled: Vec<&[u8]>;
+        let group_refs: &[&[u8]] = if spill.is_empty() {
             &inline[..count]
         } else {
             spilled = inline[..count].iter().copied().chain(spill.iter().map(|g| g.as_ref())).collect();
             &spilled
         };
-        let verb = str_value(b, e.verb).unwrap_or_default();
+        let verb = field(e.verb);
         let object_ref = e.object_ref.filter(|o| b[o.value.start] == b'{');
         // The URL path is matched only for requests without a resource (nonResourceURLs).
-        let request_uri = if object_ref.is_none() { str_value(b, e.request_uri) } else { None };
-        let request_uri = request_uri.unwrap_or_default();
-        let path = request_uri.split_once('?').map_or(request_uri.as_ref(), |(path, _)| path);
-        let field = |m: Option<Member>| str_value(b, m).unwrap_or_default();
+        let request_uri = if object_ref.is_none() { field(e.request_uri) } else { Cow::Borrowed(&b""[..]) };
+        let path = request_uri.split(|&c| c == b'?').next().unwrap_or_default();
         let (api_group, resource, subresource, namespace, name) =
             (field(e.api_group), field(e.resource), field(e.subresource), field(e.namespace), field(e.name));
         let attrs = Attributes {
@@ -349,33 +346,26 @@ impl KubeAudit {
             path,
         };
         let decision = self.policy.evaluate(&attrs);
-        let code = raw(b, e.code).and_then(|c| std::str::from_utf8(c).ok()?.parse::<u16>().ok());
-        let stage = str_value(b, e.stage).and_then(|s| Stage::parse(&s));
+        let code = raw(b, e.code).and_then(status_code);
+        let stage = bytes_value(b, e.stage).and_then(Stage::parse);
         let omitted_stage = stage.is_some_and(|st| decision.omit_stages.contains(st));
         let omitted_code = code.is_some_and(|c| self.omit_response_codes.contains(&c));
         if decision.level == Level::None || omitted_stage || omitted_code {
-            return Ok(Some(Verdict {
-                drop: true,
-                rule: decision.rule,
-                stripped: false,
-                text: "",
-                members: Vec::new(),
-                end: 0,
-            }));
+            return Ok(Some(Verdict { drop: true, rule: decision.rule, stripped: false, text: "", end: 0 }));
         }
 
         // Kept: the output is built from the record's text, so all of it must be valid: UTF-8
         // here, and JSON as the rewrite copies it (see `filter`).
         let text = std::str::from_utf8(b).map_err(|_| PassReason::NotUtf8)?;
-        // One strict walk of the whole object: it checks every member, finds those the
-        // skim did not reach, and gives the rewrite its members (no second walk).
-        let mut all = Vec::with_capacity(24);
-        let mut walk = json::Members::over(b, start).map_err(|_| PassReason::NotJson)?;
-        while let Some(m) = walk.next_member().map_err(|_| PassReason::NotJson)? {
-            all.push(m);
-        }
+        // The same walk goes on to the end: every member is checked, and the rewrite gets
+        // the whole member list.
+        e.absorb(b, &mut walk, all, |_| false).map_err(|_| PassReason::NotJson)?;
         let end = walk.end().ok_or(PassReason::NotJson)?;
-        e.absorb_rest(b, &all);
+        // From here on the strings are read as text.
+        let text_field = |m: Option<Member>| m.and_then(|m| json::as_str(text, m.value)).unwrap_or_default();
+        let (username, verb) = (text_field(e.username), text_field(e.verb));
+        let (api_group, resource, subresource) =
+            (text_field(e.api_group), text_field(e.resource), text_field(e.subresource));
         let stripped = self.strip(text, &e, &decision, edits);
 
         // Review flags.
@@ -418,20 +408,22 @@ impl KubeAudit {
             ecs.user_name.push_str(&username);
             ecs.user_email.push_str(actor.email.as_deref().unwrap_or_default());
             let mut first_ip = None;
-            string_items(b, e.source_ips, |ip| {
-                first_ip.get_or_insert(ip);
-            });
+            if let Some(ips) = e.source_ips.filter(|a| b[a.value.start] == b'[') {
+                let _ = json::array_items(text, ips.value.start, |item| {
+                    first_ip = first_ip.take().or_else(|| json::as_str(text, item));
+                });
+            }
             ecs.source_ip.push_str(first_ip.as_deref().unwrap_or_default());
-            ecs.user_agent.push_str(str_value(b, e.user_agent).as_deref().unwrap_or_default());
+            ecs.user_agent.push_str(&text_field(e.user_agent));
         }
         let [impersonated] = object_members(b, e.impersonated_user, [b"username"]);
-        if let Some(imp) = str_value(b, impersonated) {
+        if let Some(imp) = impersonated.and_then(|m| json::as_str(text, m.value)) {
             actor_out.pop();
             actor_out.extend_from_slice(b",\"impersonated\":");
             write_actor(actor_out, &identity.actor(&imp));
             actor_out.push(b'}');
         }
-        Ok(Some(Verdict { drop: false, rule: decision.rule, stripped, text, members: all, end }))
+        Ok(Some(Verdict { drop: false, rule: decision.rule, stripped, text, end }))
     }
 
     /// Removes what the decided level does not keep; returns whether anything was removed.
@@ -518,4 +510,28 @@ fn write_actor(out: &mut Vec<u8>, actor: &Actor) {
         json::write_str(out, node);
     }
     out.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::status_code;
+
+    #[test]
+    fn status_codes_are_json_integers_in_range() {
+        for (raw, want) in [
+            ("200", Some(200)),
+            ("0", Some(0)),
+            ("65535", Some(65535)),
+            ("65536", None),
+            ("99999", None),
+            ("403.0", None),
+            ("4e2", None),
+            ("-1", None),
+            ("", None),
+            ("\"403\"", None),
+            ("123456", None),
+        ] {
+            assert_eq!(status_code(raw.as_bytes()), want, "{raw}");
+        }
+    }
 }

@@ -55,7 +55,7 @@ fn expected_level(policy: &Policy, event: &Value, omit_codes: &[u64]) -> Level {
     let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     let user = &event["user"];
     let groups: Vec<String> = user["groups"].as_array().map(|g| g.iter().map(s).collect()).unwrap_or_default();
-    let group_refs: Vec<&str> = groups.iter().map(String::as_str).collect();
+    let group_refs: Vec<&[u8]> = groups.iter().map(|g| g.as_bytes()).collect();
     let username = s(&user["username"]);
     let verb = s(&event["verb"]);
     let uri = s(&event["requestURI"]);
@@ -63,17 +63,17 @@ fn expected_level(policy: &Policy, event: &Value, omit_codes: &[u64]) -> Level {
     let (g, r, sr, ns, n) =
         (s(&o["apiGroup"]), s(&o["resource"]), s(&o["subresource"]), s(&o["namespace"]), s(&o["name"]));
     let attrs = Attributes {
-        username: &username,
+        username: username.as_bytes(),
         groups: &group_refs,
-        verb: &verb,
-        resource: o.is_object().then(|| ResourceAttributes {
-            api_group: &g,
-            resource: &r,
-            subresource: &sr,
-            namespace: &ns,
-            name: &n,
+        verb: verb.as_bytes(),
+        resource: o.is_object().then_some(ResourceAttributes {
+            api_group: g.as_bytes(),
+            resource: r.as_bytes(),
+            subresource: sr.as_bytes(),
+            namespace: ns.as_bytes(),
+            name: n.as_bytes(),
         }),
-        path: uri.split('?').next().unwrap_or_default(),
+        path: uri.split('?').next().unwrap_or_default().as_bytes(),
     };
     let decision = policy.evaluate(&attrs);
     let stage = Stage::parse(event["stage"].as_str().unwrap_or_default());

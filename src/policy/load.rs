@@ -281,7 +281,7 @@ fn compile_rule(i: usize, r: &RawRule, policy_stages: StageSet, policy_omf: bool
     let patterns = |v: &Option<Vec<String>>| list(v).iter().map(|s| Pattern::new(s, ext.wildcards)).collect();
     let strs = |v: &Option<Vec<String>>| list(v).iter().map(|s| s.as_str().into()).collect();
     let level = r.level.as_deref().and_then(Level::parse).unwrap_or(Level::None);
-    let own: StageSet = list(&r.omit_stages).iter().filter_map(|s| Stage::parse(s)).collect();
+    let own: StageSet = list(&r.omit_stages).iter().filter_map(Stage::parse).collect();
     Rule {
         users: patterns(&r.users),
         groups: patterns(&r.user_groups),

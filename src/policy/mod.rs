@@ -63,12 +63,12 @@ pub enum Stage {
 impl Stage {
     pub const ALL: [Stage; 4] = [Stage::RequestReceived, Stage::ResponseStarted, Stage::ResponseComplete, Stage::Panic];
 
-    pub fn parse(s: &str) -> Option<Stage> {
-        Some(match s {
-            "RequestReceived" => Stage::RequestReceived,
-            "ResponseStarted" => Stage::ResponseStarted,
-            "ResponseComplete" => Stage::ResponseComplete,
-            "Panic" => Stage::Panic,
+    pub fn parse(s: impl AsRef<[u8]>) -> Option<Stage> {
+        Some(match s.as_ref() {
+            b"RequestReceived" => Stage::RequestReceived,
+            b"ResponseStarted" => Stage::ResponseStarted,
+            b"ResponseComplete" => Stage::ResponseComplete,
+            b"Panic" => Stage::Panic,
             _ => return None,
         })
     }
@@ -125,23 +125,27 @@ impl FromIterator<Stage> for StageSet {
 }
 
 /// The request an audit event records, as the apiserver's authorizer sees it.
+///
+/// Values are bytes: an event's strings are matched where they lie in the record, with
+/// no UTF-8 check of each (the policy's own strings are UTF-8, so equal bytes are the same
+/// text).
 pub struct Attributes<'a> {
-    pub username: &'a str,
-    pub groups: &'a [&'a str],
-    pub verb: &'a str,
+    pub username: &'a [u8],
+    pub groups: &'a [&'a [u8]],
+    pub verb: &'a [u8],
     /// `Some` for resource requests, `None` for non-resource requests (then `path` is used).
     pub resource: Option<ResourceAttributes<'a>>,
-    pub path: &'a str,
+    pub path: &'a [u8],
 }
 
 pub struct ResourceAttributes<'a> {
-    /// `""` is the core group.
-    pub api_group: &'a str,
-    pub resource: &'a str,
-    pub subresource: &'a str,
-    /// `""` for cluster-scoped objects.
-    pub namespace: &'a str,
-    pub name: &'a str,
+    /// Empty for the core group.
+    pub api_group: &'a [u8],
+    pub resource: &'a [u8],
+    pub subresource: &'a [u8],
+    /// Empty for cluster-scoped objects.
+    pub namespace: &'a [u8],
+    pub name: &'a [u8],
 }
 
 /// What the policy decides for one request.
@@ -213,12 +217,12 @@ impl Pattern {
         }
     }
 
-    fn matches(&self, v: &str) -> bool {
+    fn matches(&self, v: &[u8]) -> bool {
         match self {
             Pattern::Exact(p) => same(p, v),
             Pattern::Prefix(p) => v.get(..p.len()).is_some_and(|head| same(p, head)),
-            Pattern::Suffix(p) => v.len() >= p.len() && v.get(v.len() - p.len()..).is_some_and(|tail| same(p, tail)),
-            Pattern::Contains(p) => v.contains(&**p),
+            Pattern::Suffix(p) => v.len() >= p.len() && same(p, &v[v.len() - p.len()..]),
+            Pattern::Contains(p) => v.windows(p.len()).any(|w| same(p, w)),
             Pattern::Any => true,
         }
     }
@@ -227,8 +231,8 @@ impl Pattern {
 /// String equality without a `memcmp` call: in the wasm module, `==` on strings calls the
 /// C library's byte loop, several times the cost of comparing the short names of a
 /// request eight bytes at a time.
-fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
+fn same(a: &str, b: &[u8]) -> bool {
+    let a = a.as_bytes();
     if a.len() != b.len() {
         return false;
     }
@@ -237,7 +241,7 @@ fn same(a: &str, b: &str) -> bool {
     tails && words_a.zip(words_b).all(|(x, y)| le_word(x) == le_word(y))
 }
 
-fn any_matches(list: &[Pattern], v: &str) -> bool {
+fn any_matches(list: &[Pattern], v: &[u8]) -> bool {
     list.iter().any(|p| p.matches(v))
 }
 
@@ -279,8 +283,8 @@ impl Rule {
 }
 
 /// `*`, an exact path, or a prefix given by a spec ending in `*`.
-fn path_matches(path: &str, spec: &str) -> bool {
-    spec == "*" || spec == path || (spec.ends_with('*') && path.starts_with(spec.trim_end_matches('*')))
+fn path_matches(path: &[u8], spec: &str) -> bool {
+    spec == "*" || same(spec, path) || (spec.ends_with('*') && path.starts_with(spec.trim_end_matches('*').as_bytes()))
 }
 
 /// `*`, `resource`, `resource/subresource`, `*/subresource` or `resource/*`.
@@ -288,18 +292,19 @@ fn resource_matches(spec: &str, r: &ResourceAttributes) -> bool {
     if spec == "*" || combined_eq(spec, r.resource, r.subresource) {
         return true;
     }
-    if !r.subresource.is_empty() && spec.strip_prefix("*/") == Some(r.subresource) {
+    if !r.subresource.is_empty() && spec.strip_prefix("*/").is_some_and(|sub| same(sub, r.subresource)) {
         return true;
     }
-    spec.strip_suffix("/*") == Some(r.resource)
+    spec.strip_suffix("/*").is_some_and(|resource| same(resource, r.resource))
 }
 
 /// `spec == resource` or `spec == resource + "/" + subresource`, without building the string.
-fn combined_eq(spec: &str, resource: &str, subresource: &str) -> bool {
+fn combined_eq(spec: &str, resource: &[u8], subresource: &[u8]) -> bool {
     if subresource.is_empty() {
         return same(spec, resource);
     }
-    spec.strip_prefix(resource).and_then(|rest| rest.strip_prefix('/')) == Some(subresource)
+    let spec = spec.as_bytes();
+    spec.strip_prefix(resource).and_then(|rest| rest.strip_prefix(b"/")) == Some(subresource)
 }
 
 impl Policy {

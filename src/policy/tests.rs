@@ -8,7 +8,7 @@ const WILDCARDS: Extensions = Extensions { wildcards: true };
 /// A request: user, groups, verb, `(group, resource, subresource, namespace, name)` or a path.
 struct Req {
     user: &'static str,
-    groups: &'static [&'static str],
+    groups: Vec<&'static [u8]>,
     verb: &'static str,
     res: Option<(&'static str, &'static str, &'static str, &'static str, &'static str)>,
     path: &'static str,
@@ -17,17 +17,17 @@ struct Req {
 impl Req {
     fn attrs(&self) -> Attributes<'_> {
         Attributes {
-            username: self.user,
-            groups: self.groups,
-            verb: self.verb,
+            username: self.user.as_bytes(),
+            groups: &self.groups,
+            verb: self.verb.as_bytes(),
             resource: self.res.map(|(api_group, resource, subresource, namespace, name)| ResourceAttributes {
-                api_group,
-                resource,
-                subresource,
-                namespace,
-                name,
+                api_group: api_group.as_bytes(),
+                resource: resource.as_bytes(),
+                subresource: subresource.as_bytes(),
+                namespace: namespace.as_bytes(),
+                name: name.as_bytes(),
             }),
-            path: self.path,
+            path: self.path.as_bytes(),
         }
     }
 }
@@ -62,6 +62,7 @@ fn request(name: &str) -> Req {
         "noGroups" => ("alice", &[][..], "watch", Some(("", "pods", "", "kube-system", "")), "/api/v1/pods"),
         _ => panic!("no request {name}"),
     };
+    let groups = groups.iter().map(|g| g.as_bytes()).collect();
     Req { user, groups, verb, res, path }
 }
 
@@ -462,7 +463,7 @@ fn default_policy_decisions() {
     let p = Policy::default_policy();
     let kube_proxy = Req {
         user: "system:kube-proxy",
-        groups: &["system:authenticated"],
+        groups: vec![b"system:authenticated"],
         verb: "watch",
         res: Some(("", "endpoints", "", "", "")),
         path: "/api/v1/endpoints",
@@ -475,21 +476,26 @@ fn default_policy_decisions() {
     let rolebinding =
         Req { res: Some(("rbac.authorization.k8s.io", "rolebindings", "", "team", "")), ..request("rbac") };
     let role_read = Req { verb: "get", ..request("rbac") };
-    let readyz =
-        Req { user: "system:anonymous", groups: &["system:unauthenticated"], verb: "get", res: None, path: "/readyz" };
+    let readyz = Req {
+        user: "system:anonymous",
+        groups: vec![b"system:unauthenticated"],
+        verb: "get",
+        res: None,
+        path: "/readyz",
+    };
     let livez = Req { path: "/livez/etcd", ..request("metrics") };
     let metrics = request("metrics");
     let top = Req { verb: "list", res: Some(("metrics.k8s.io", "pods", "", "default", "")), ..request("namespaced") };
     let lease = Req {
         user: "system:node:n1",
-        groups: &["system:nodes"],
+        groups: vec![b"system:nodes"],
         verb: "update",
         res: Some(("coordination.k8s.io", "leases", "", "kube-node-lease", "n1")),
         path: "/x",
     };
     let leader = Req {
         user: "system:kube-scheduler",
-        groups: &[],
+        groups: vec![],
         verb: "update",
         res: Some(("coordination.k8s.io", "leases", "", "kube-system", "kube-scheduler")),
         path: "/x",
@@ -543,12 +549,11 @@ fn same_compares_every_byte() {
     let base = "system:serviceaccount:kube-system:x";
     for len in 0..=base.len() {
         let a = &base[..len];
-        assert!(same(a, a), "{a:?}");
-        assert!(!same(a, &base[..len.saturating_sub(1)]) || len == 0, "{a:?} against a shorter one");
+        assert!(same(a, a.as_bytes()), "{a:?}");
+        assert!(!same(a, &base.as_bytes()[..len.saturating_sub(1)]) || len == 0, "{a:?} against a shorter one");
         for at in 0..len {
             let mut b = a.as_bytes().to_vec();
             b[at] = b'#';
-            let b = String::from_utf8(b).unwrap();
             assert!(!same(a, &b), "{a:?} vs {b:?}");
         }
     }
