@@ -57,16 +57,20 @@ impl Span {
 pub struct Member {
     /// The key's characters between the quotes, still escaped.
     pub key: Span,
-    pub key_escaped: bool,
+    /// The key is plain (ASCII, no escapes): its bytes are its name. Otherwise it is
+    /// compared decoded.
+    pub key_plain: bool,
     /// The raw value, from its first to its last byte.
     pub value: Span,
+    /// The value is a plain string: its bytes between the quotes are its text.
+    pub value_plain: bool,
 }
 
 impl Member {
     /// Whether the key equals `name` (escaped keys are compared decoded).
     pub fn key_is(&self, text: &str, name: &str) -> bool {
         let raw = self.key.of(text);
-        if self.key_escaped { unescape(raw) == name } else { raw == name }
+        if self.key_plain { raw == name } else { unescape(raw) == name }
     }
 }
 
@@ -126,49 +130,48 @@ pub fn skip_ws(b: &[u8], mut pos: usize) -> usize {
 }
 
 /// `pos` is at an opening quote; returns the offset after the closing quote and whether
-/// the string holds an escape.
+/// the string is plain: ASCII without escapes, so that its bytes are its text. (A plain
+/// string within the last eight bytes of `b` may be reported as not plain: the caller
+/// then decodes it, to the same text.)
 ///
 /// Strings are most of an audit event's bytes, and the module runs in an interpreter
 /// where every instruction counts: eight bytes are tested at a time for the only bytes
-/// that need a look (`"`, `\\`, control characters), then the loop steps byte by byte
-/// only from the first of them.
+/// that need a look (`"`, `\\`, control characters, and here non-ASCII), then the loop
+/// steps byte by byte only from the first of them.
 #[inline(always)]
 fn scan_string(b: &[u8], pos: usize) -> Result<(usize, bool)> {
     // Inlined fast path: most strings are short and plain, and a call returning a
     // `Result` through memory would cost more than the scan.
-    let i = skip_plain(b, pos + 1);
+    let i = skip_plain::<true>(b, pos + 1);
     if b.get(i) == Some(&b'"') {
-        return Ok((i + 1, false));
+        return Ok((i + 1, true));
     }
-    scan_string_from(b, i)
+    scan_string_from(b, i).map(|end| (end, false))
 }
 
 /// [`scan_string`] from `i`, inside the string, on the first byte that needs a look.
+/// Non-ASCII text is scanned eight bytes at a time here too.
 #[inline(never)]
-fn scan_string_from(b: &[u8], mut i: usize) -> Result<(usize, bool)> {
-    let mut escaped = false;
+fn scan_string_from(b: &[u8], mut i: usize) -> Result<usize> {
     loop {
-        i = skip_plain(b, i);
+        i = skip_plain::<false>(b, i);
         let Some(&c) = b.get(i) else {
             return Err(JsonError::Truncated);
         };
         match c {
-            b'"' => return Ok((i + 1, escaped)),
-            b'\\' => {
-                escaped = true;
-                match b.get(i + 1) {
-                    None => return Err(JsonError::Truncated),
-                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
-                    Some(b'u') => {
-                        let hex = b.get(i + 2..i + 6).ok_or(JsonError::Truncated)?;
-                        if !hex.iter().all(u8::is_ascii_hexdigit) {
-                            return Err(JsonError::Unexpected(i));
-                        }
-                        i += 6;
+            b'"' => return Ok(i + 1),
+            b'\\' => match b.get(i + 1) {
+                None => return Err(JsonError::Truncated),
+                Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                Some(b'u') => {
+                    let hex = b.get(i + 2..i + 6).ok_or(JsonError::Truncated)?;
+                    if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return Err(JsonError::Unexpected(i));
                     }
-                    Some(_) => return Err(JsonError::Unexpected(i + 1)),
+                    i += 6;
                 }
-            }
+                Some(_) => return Err(JsonError::Unexpected(i + 1)),
+            },
             0..=0x1f => return Err(JsonError::Unexpected(i)),
             _ => i += 1,
         }
@@ -176,16 +179,17 @@ fn scan_string_from(b: &[u8], mut i: usize) -> Result<(usize, bool)> {
 }
 
 /// From `i`, skips eight bytes at a time while none of them is special (see
-/// [`special_bytes`]); returns the offset of the first special byte of the last word
-/// read, or where fewer than eight bytes remain.
+/// [`special_bytes`]; with `STOP_AT_NON_ASCII`, bytes above 0x7f too); returns the offset
+/// of the first special byte of the last word read, or where fewer than eight bytes remain.
 #[inline(always)]
-fn skip_plain(b: &[u8], i: usize) -> usize {
+fn skip_plain<const STOP_AT_NON_ASCII: bool>(b: &[u8], i: usize) -> usize {
     let Some(rest) = b.get(i..) else { return i };
     // `chunks_exact` walks by pointer with no per-word bounds checks.
     let mut at = i;
     for chunk in rest.chunks_exact(8) {
         let word = le_word(chunk);
-        let hits = special_bytes(word);
+        let non_ascii = if STOP_AT_NON_ASCII { word & 0x8080_8080_8080_8080 } else { 0 };
+        let hits = special_bytes(word) | non_ascii;
         if hits != 0 {
             // The lowest flagged byte is a real hit (borrows only run upwards).
             return at + (hits.trailing_zeros() / 8) as usize;
@@ -446,19 +450,50 @@ impl<'t> Members<'t> {
     }
 
     pub fn next_member(&mut self) -> Result<Option<Member>> {
-        self.next_member_reading(|_| false, |_, _| {})
+        let Some((key, key_plain, value_start)) = self.next_key()? else { return Ok(None) };
+        let (value_end, value_plain) = scan_value(self.b, value_start)?;
+        Ok(Some(self.member(key, key_plain, value_start, value_end, value_plain)))
     }
 
-    /// [`Members::next_member`], reading on the way the members of a value that is an
-    /// object whose key `inside` accepts: `each(key, inner member)` is called for each of
-    /// them, so a small object the caller needs is walked once, not skipped and then walked
-    /// again.
+    /// [`Members::next_member`] with the member's [`Name`], for a caller that dispatches on
+    /// names: computed once.
+    #[inline]
+    pub fn next_named(&mut self) -> Result<Option<(Name, Member)>> {
+        let Some((key, key_plain, value_start)) = self.next_key()? else { return Ok(None) };
+        let (value_end, value_plain) = scan_value(self.b, value_start)?;
+        Ok(Some((Name::at(self.b, key), self.member(key, key_plain, value_start, value_end, value_plain))))
+    }
+
+    /// [`Members::next_named`], reading on the way the members of a value that is an object
+    /// whose name `inside` accepts: `each(outer name, inner name, inner member)` is called
+    /// for each of them, so a small object the caller needs is walked once, not skipped and
+    /// then walked again.
     #[inline(always)]
-    pub fn next_member_reading(
+    pub fn next_named_reading(
         &mut self,
         inside: impl Fn(Name) -> bool,
-        mut each: impl FnMut(Name, Member),
-    ) -> Result<Option<Member>> {
+        mut each: impl FnMut(Name, Name, Member),
+    ) -> Result<Option<(Name, Member)>> {
+        let Some((key, key_plain, value_start)) = self.next_key()? else { return Ok(None) };
+        let b = self.b;
+        let name = Name::at(b, key);
+        let (value_end, value_plain) = match b.get(value_start) {
+            Some(b'{') if inside(name) => {
+                let mut inner = Members { b, pos: value_start + 1, first: true, finished: false };
+                while let Some((inner_name, m)) = inner.next_named()? {
+                    each(name, inner_name, m);
+                }
+                (inner.pos, false)
+            }
+            _ => scan_value(b, value_start)?,
+        };
+        Ok(Some((name, self.member(key, key_plain, value_start, value_end, value_plain))))
+    }
+
+    /// Up to the next member's value: its key, whether the key is plain, and the offset of
+    /// the value. `None` after the last member.
+    #[inline(always)]
+    fn next_key(&mut self) -> Result<Option<(Span, bool, usize)>> {
         if self.finished {
             return Ok(None);
         }
@@ -478,23 +513,34 @@ impl<'t> Members<'t> {
         if b.get(i) != Some(&b'"') {
             return Err(if i >= b.len() { JsonError::Truncated } else { JsonError::Unexpected(i) });
         }
-        let (key_end, key_escaped) = scan_string(b, i)?;
-        let key = Span { start: i + 1, end: key_end - 1 };
+        let (key_end, key_plain) = scan_string(b, i)?;
         let value_start = value_after_colon(b, key_end)?;
-        let object = (b.get(value_start) == Some(&b'{')).then(|| Name::at(b, key)).filter(|&n| inside(n));
-        let value_end = match object {
-            Some(outer) => {
-                let mut inner = Members { b, pos: value_start + 1, first: true, finished: false };
-                while let Some(m) = inner.next_member()? {
-                    each(outer, m);
-                }
-                inner.pos
-            }
-            _ => skip_value(b, value_start)?,
-        };
+        Ok(Some((Span { start: i + 1, end: key_end - 1 }, key_plain, value_start)))
+    }
+
+    /// Moves past a member whose value ends at `value_end`.
+    #[inline(always)]
+    fn member(
+        &mut self,
+        key: Span,
+        key_plain: bool,
+        value_start: usize,
+        value_end: usize,
+        value_plain: bool,
+    ) -> Member {
         self.first = false;
         self.pos = value_end;
-        Ok(Some(Member { key, key_escaped, value: Span { start: value_start, end: value_end } }))
+        Member { key, key_plain, value: Span { start: value_start, end: value_end }, value_plain }
+    }
+}
+
+/// A member's value: its end, and whether it is a plain string. Strings, most values, are
+/// scanned here rather than through a call.
+#[inline(always)]
+fn scan_value(b: &[u8], pos: usize) -> Result<(usize, bool)> {
+    match b.get(pos) {
+        Some(b'"') => scan_string(b, pos),
+        _ => Ok((skip_value(b, pos)?, false)),
     }
 }
 
@@ -602,7 +648,7 @@ pub fn unescape(raw: &str) -> Cow<'_, str> {
 /// Whether a string's contents hold an escape: eight bytes at a time (`str::contains`
 /// costs a `memchr` call, more than these short strings are long).
 fn has_backslash(inner: &[u8]) -> bool {
-    inner[skip_plain(inner, 0)..].contains(&b'\\')
+    inner[skip_plain::<false>(inner, 0)..].contains(&b'\\')
 }
 
 /// The string value of a raw JSON value, if it is a string.
@@ -626,7 +672,7 @@ pub fn str_at(b: &[u8], value: Span) -> Option<Cow<'_, str>> {
 pub fn str_bytes_at(b: &[u8], value: Span) -> Option<Cow<'_, [u8]>> {
     let raw = b.get(value.start..value.end)?;
     let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
-    if is_plain_ascii(inner) {
+    if is_plain_ascii(b, value.start + 1, value.end - 1) {
         return Some(Cow::Borrowed(inner));
     }
     Some(match str_at(b, value)? {
@@ -635,16 +681,28 @@ pub fn str_bytes_at(b: &[u8], value: Span) -> Option<Cow<'_, [u8]>> {
     })
 }
 
-/// No byte of `s` is a backslash or above 0x7f; eight bytes at a time.
-fn is_plain_ascii(s: &[u8]) -> bool {
+/// No byte of `b[start..end]` is a backslash or above 0x7f. Eight bytes at a time, reading
+/// past `end` into the rest of `b` (a string is followed by at least its closing quote and
+/// usually more) with the bytes beyond `end` masked to zero; byte by byte near the end of `b`.
+#[inline(always)]
+fn is_plain_ascii(b: &[u8], start: usize, end: usize) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let words = s.chunks_exact(8);
-    let tail = words.remainder().iter().all(|&c| c < 0x80 && c != b'\\');
-    tail && words.map(le_word).all(|w| {
+    let mut at = start;
+    while at < end {
+        let Some(chunk) = b.get(at..at + 8) else {
+            return b[at..end].iter().all(|&c| c < 0x80 && c != b'\\');
+        };
+        let left = end - at;
+        let w = if left >= 8 { le_word(chunk) } else { le_word(chunk) & (u64::MAX >> (64 - 8 * left)) };
+        // A zero byte is neither: masked bytes flag nothing.
         let backslash = w ^ (ONES * u64::from(b'\\'));
-        (w | (backslash.wrapping_sub(ONES) & !backslash)) & HIGH == 0
-    })
+        if (w | (backslash.wrapping_sub(ONES) & !backslash)) & HIGH != 0 {
+            return false;
+        }
+        at += 8;
+    }
+    true
 }
 
 /// Appends `s` as a JSON string literal.
@@ -655,7 +713,7 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let mut from = 0;
     let mut i = 0;
     loop {
-        i = skip_plain(b, i);
+        i = skip_plain::<false>(b, i);
         let Some(&c) = b.get(i) else { break };
         let esc: &[u8] = match c {
             b'"' => b"\\\"",
@@ -728,7 +786,7 @@ impl Edits {
 
     /// Whether no edit can apply to the member (an escaped key is always looked at).
     fn passes_over(&self, m: &Member) -> bool {
-        !m.key_escaped && self.key_lengths & length_bit(m.key.end - m.key.start) == 0
+        m.key_plain && self.key_lengths & length_bit(m.key.end - m.key.start) == 0
     }
 
     /// Sets the member at a dotted path (`cluster.name`): nested objects are edited in
@@ -969,12 +1027,17 @@ mod tests {
         }
     }
 
-    /// Walks `text` with [`Members::next_member_reading`], reading inside `user`.
+    /// Walks `text` with [`Members::next_named_reading`], reading inside `user`.
     fn read_walk(text: &str) -> Result<(Vec<String>, Vec<String>)> {
         let (b, mut outer, mut inner) = (text.as_bytes(), Vec::new(), Vec::new());
         let mut walk = Members::over(b, 0)?;
         let user = Name::of("user");
-        while let Some(m) = walk.next_member_reading(|n| n == user, |_, i| inner.push(i.key.of(text).to_owned()))? {
+        let mut each = |o: Name, n: Name, i: Member| {
+            assert_eq!((o, n), (user, Name::at(b, i.key)));
+            inner.push(i.key.of(text).to_owned());
+        };
+        while let Some((name, m)) = walk.next_named_reading(|n| n == user, &mut each)? {
+            assert_eq!(name, Name::at(b, m.key));
             outer.push(m.key.of(text).to_owned());
         }
         walk.end().ok_or(JsonError::Truncated)?;
@@ -1017,33 +1080,54 @@ mod tests {
             ("\"d\u{e9}j\u{e0} vu, with eight more\"", Some("d\u{e9}j\u{e0} vu, with eight more".as_bytes()), true),
             ("1", None, false),
         ] {
-            let got = str_bytes_at(raw.as_bytes(), Span { start: 0, end: raw.len() });
-            assert_eq!(got.as_deref(), want, "{raw}");
-            assert_eq!(matches!(got, Some(Cow::Borrowed(_))), borrowed, "{raw}");
+            // At the end of the text (read byte by byte) and followed by more (word loads).
+            // (What follows is not JSON: bytes the masking must hide from the test.)
+            for text in [raw.to_owned(), format!("{raw}\u{e9}\\\u{e9}\\ and more")] {
+                let got = str_bytes_at(text.as_bytes(), Span { start: 0, end: raw.len() });
+                assert_eq!(got.as_deref(), want, "{text}");
+                assert_eq!(matches!(got, Some(Cow::Borrowed(_))), borrowed, "{text}");
+            }
+        }
+        // An escape or a non-ASCII character is decoded at any position.
+        for at in 0..20 {
+            for (special, decoded) in [("\\n", "\n"), ("\u{e9}", "\u{e9}")] {
+                let (head, tail) = ("x".repeat(at), "y".repeat(20 - at));
+                let text = format!("\"{head}{special}{tail}\"\u{e9}\\\u{e9}\\ and more");
+                let end = text.rfind('"').unwrap() + 1;
+                let got = str_bytes_at(text.as_bytes(), Span { start: 0, end });
+                assert_eq!(got.as_deref(), Some(format!("{head}{decoded}{tail}").as_bytes()), "{text}");
+            }
         }
         // Bytes that are not UTF-8 are no string at all, at any position.
         for at in 0..20 {
-            let mut raw = format!("\"{}\"", "x".repeat(20)).into_bytes();
-            raw[1 + at] = 0xff;
-            assert_eq!(str_bytes_at(&raw, Span { start: 0, end: raw.len() }), None, "at {at}");
+            for tail in ["", ",\"more\":1}"] {
+                let mut raw = format!("\"{}\"{tail}", "x".repeat(20)).into_bytes();
+                raw[1 + at] = 0xff;
+                assert_eq!(str_bytes_at(&raw, Span { start: 0, end: 22 }), None, "at {at}");
+            }
         }
     }
 
     #[test]
     fn string_scan_finds_every_special_byte_at_every_offset() {
         // The word-at-a-time scan against the plain rule, for each position of a quote,
-        // an escape, a control byte and a multi-byte character in strings of many lengths.
+        // an escape, a control byte and a multi-byte character in strings of many lengths;
+        // `plain` is exact when eight bytes follow the string, and never claimed wrongly.
         for len in 0..40 {
             for at in 0..len {
                 for (special, want) in [
-                    ("\"", Ok((at + 2, false))),
-                    ("\\n\"", Ok((at + 4, true))),
+                    ("\"", Ok((at + 2, true))),
+                    ("\\n\"", Ok((at + 4, false))),
                     ("\u{1}", Err(JsonError::Unexpected(at + 1))),
                     ("é\"", Ok((at + 4, false))),
                 ] {
                     let body: String = (0..at).map(|k| (b'a' + (k % 26) as u8) as char).collect();
                     let text = format!("\"{body}{special}{}\"", "x".repeat(len - at));
-                    assert_eq!(scan_string(text.as_bytes(), 0), want, "{text:?}");
+                    let padded = format!("{text}{}", " ".repeat(8));
+                    assert_eq!(scan_string(padded.as_bytes(), 0), want, "{padded:?}");
+                    let got = scan_string(text.as_bytes(), 0);
+                    assert_eq!(got.map(|(end, _)| end), want.map(|(end, _)| end), "{text:?}");
+                    assert!(!got.is_ok_and(|(_, plain)| plain) || want == Ok((at + 2, true)), "{text:?}");
                 }
             }
             let unterminated = format!("\"{}", "y".repeat(len));

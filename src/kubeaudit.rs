@@ -77,17 +77,16 @@ impl EventMembers {
     /// known, or to the end of the object.
     fn absorb(
         &mut self,
-        b: &[u8],
         walk: &mut Members,
         all: &mut Vec<Member>,
         enough: impl Fn(&Self) -> bool,
     ) -> Result<(), JsonError> {
         loop {
             let outer_seen = (self.user.is_some(), self.object_ref.is_some(), self.response_status.is_some());
-            let mut inner = |outer: Name, m: Member| self.take_inner(b, outer, m, outer_seen);
-            let Some(m) = walk.next_member_reading(is_read_inside, &mut inner)? else { return Ok(()) };
+            let mut inner = |outer: Name, name: Name, m: Member| self.take_inner(outer, name, m, outer_seen);
+            let Some((name, m)) = walk.next_named_reading(is_read_inside, &mut inner)? else { return Ok(()) };
             all.push(m);
-            self.take(b, m);
+            self.take(name, m);
             if enough(self) {
                 return Ok(());
             }
@@ -97,12 +96,12 @@ impl EventMembers {
     /// A member of `user`, `objectRef` or `responseStatus` (of the first of each).
     fn take_inner(
         &mut self,
-        b: &[u8],
         outer: Name,
+        name: Name,
         m: Member,
         (user_seen, object_ref_seen, status_seen): (bool, bool, bool),
     ) {
-        let slot = match (outer, Name::at(b, m.key)) {
+        let slot = match (outer, name) {
             (names::USER, names::USERNAME) if !user_seen => &mut self.username,
             (names::USER, names::GROUPS) if !user_seen => &mut self.groups,
             (names::OBJECT_REF, names::API_GROUP) if !object_ref_seen => &mut self.api_group,
@@ -117,9 +116,9 @@ impl EventMembers {
     }
 
     /// A top-level member: the first of each name is kept.
-    fn take(&mut self, b: &[u8], m: Member) {
+    fn take(&mut self, name: Name, m: Member) {
         // Keys of audit events are plain ASCII; an escaped key is never one of them.
-        let slot = match Name::at(b, m.key) {
+        let slot = match name {
             names::KIND => &mut self.kind,
             names::API_VERSION => &mut self.api_version,
             names::AUDIT_ID => &mut self.audit_id,
@@ -205,7 +204,12 @@ fn raw(b: &[u8], m: Option<Member>) -> Option<&[u8]> {
 /// is plain ASCII (the common case: no per-string UTF-8 check), decoded otherwise; `None`
 /// when absent, not a string or not UTF-8.
 fn bytes_value(b: &[u8], m: Option<Member>) -> Option<Cow<'_, [u8]>> {
-    json::str_bytes_at(b, m?.value)
+    let m = m?;
+    if m.value_plain {
+        // The walk saw it: no second look.
+        return Some(Cow::Borrowed(&b[m.value.start + 1..m.value.end - 1]));
+    }
+    json::str_bytes_at(b, m.value)
 }
 
 /// An HTTP status code written as a JSON number (digits only).
@@ -300,7 +304,7 @@ impl KubeAudit {
         let mut walk = Members::over(b, start).map_err(|_| PassReason::NotJson)?;
         let mut e = EventMembers::default();
         let need_code = !self.omit_response_codes.is_empty();
-        e.absorb(b, &mut walk, all, |e| e.decidable(need_code)).map_err(|_| PassReason::NotJson)?;
+        e.absorb(&mut walk, all, |e| e.decidable(need_code)).map_err(|_| PassReason::NotJson)?;
         if !e.is_audit_event(b) {
             return Ok(None);
         }
@@ -359,7 +363,7 @@ impl KubeAudit {
         let text = std::str::from_utf8(b).map_err(|_| PassReason::NotUtf8)?;
         // The same walk goes on to the end: every member is checked, and the rewrite gets
         // the whole member list.
-        e.absorb(b, &mut walk, all, |_| false).map_err(|_| PassReason::NotJson)?;
+        e.absorb(&mut walk, all, |_| false).map_err(|_| PassReason::NotJson)?;
         let end = walk.end().ok_or(PassReason::NotJson)?;
         // From here on the strings are read as text.
         let text_field = |m: Option<Member>| m.and_then(|m| json::as_str(text, m.value)).unwrap_or_default();
