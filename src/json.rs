@@ -149,6 +149,36 @@ fn scan_string(b: &[u8], pos: usize) -> Result<(usize, bool)> {
     scan_string_from(b, i).map(|end| (end, false))
 }
 
+/// [`scan_string`] for a key at `pos`, which also returns its [`Name`] when it is plain and
+/// at most 16 bytes long (most keys) with 16 bytes readable after its opening quote: the
+/// two words the scan loads are the name, and no loop is entered.
+#[inline(always)]
+fn scan_key(b: &[u8], pos: usize) -> Result<(usize, bool, Option<Name>)> {
+    if let Some(c) = b.get(pos + 1..pos + 17) {
+        let (w0, w1) = (le_word(&c[..8]), le_word(&c[8..]));
+        let low_bytes = |w: u64, n: usize| w & (1u64 << (8 * n)).wrapping_sub(1);
+        let first_hit = |w: u64| {
+            let hits = special_bytes(w) | (w & 0x8080_8080_8080_8080);
+            (hits != 0).then(|| (hits.trailing_zeros() / 8) as usize)
+        };
+        // The lowest flagged byte is exact: when it is the closing quote, every byte
+        // before it is plain.
+        match first_hit(w0) {
+            Some(n) if c[n] == b'"' => return Ok((pos + 2 + n, true, Some(Name(low_bytes(w0, n), 0, n)))),
+            Some(_) => {}
+            None => match first_hit(w1) {
+                Some(n) if c[8 + n] == b'"' => {
+                    return Ok((pos + 10 + n, true, Some(Name(w0, low_bytes(w1, n), 8 + n))));
+                }
+                None if b.get(pos + 17) == Some(&b'"') => return Ok((pos + 18, true, Some(Name(w0, w1, 16)))),
+                _ => {}
+            },
+        }
+    }
+    let (end, plain) = scan_string(b, pos)?;
+    Ok((end, plain, None))
+}
+
 /// [`scan_string`] from `i`, inside the string, on the first byte that needs a look.
 /// Non-ASCII text is scanned eight bytes at a time here too.
 #[inline(never)]
@@ -183,10 +213,9 @@ fn scan_string_from(b: &[u8], mut i: usize) -> Result<usize> {
 /// of the first special byte of the last word read, or where fewer than eight bytes remain.
 #[inline(always)]
 fn skip_plain<const STOP_AT_NON_ASCII: bool>(b: &[u8], i: usize) -> usize {
-    let Some(rest) = b.get(i..) else { return i };
-    // `chunks_exact` walks by pointer with no per-word bounds checks.
+    // No set-up before the first word: most strings end within one or two.
     let mut at = i;
-    for chunk in rest.chunks_exact(8) {
+    while let Some(chunk) = b.get(at..at + 8) {
         let word = le_word(chunk);
         let non_ascii = if STOP_AT_NON_ASCII { word & 0x8080_8080_8080_8080 } else { 0 };
         let hits = special_bytes(word) | non_ascii;
@@ -450,7 +479,7 @@ impl<'t> Members<'t> {
     }
 
     pub fn next_member(&mut self) -> Result<Option<Member>> {
-        let Some((key, key_plain, value_start)) = self.next_key()? else { return Ok(None) };
+        let Some(KeyAt { key, plain: key_plain, value_start, .. }) = self.next_key()? else { return Ok(None) };
         let (value_end, value_plain) = scan_value(self.b, value_start)?;
         Ok(Some(self.member(key, key_plain, value_start, value_end, value_plain)))
     }
@@ -459,9 +488,10 @@ impl<'t> Members<'t> {
     /// names: computed once.
     #[inline]
     pub fn next_named(&mut self) -> Result<Option<(Name, Member)>> {
-        let Some((key, key_plain, value_start)) = self.next_key()? else { return Ok(None) };
+        let Some(KeyAt { key, plain: key_plain, value_start, name }) = self.next_key()? else { return Ok(None) };
+        let name = name.unwrap_or_else(|| Name::at(self.b, key));
         let (value_end, value_plain) = scan_value(self.b, value_start)?;
-        Ok(Some((Name::at(self.b, key), self.member(key, key_plain, value_start, value_end, value_plain))))
+        Ok(Some((name, self.member(key, key_plain, value_start, value_end, value_plain))))
     }
 
     /// [`Members::next_named`], reading on the way the members of a value that is an object
@@ -474,9 +504,9 @@ impl<'t> Members<'t> {
         inside: impl Fn(Name) -> bool,
         mut each: impl FnMut(Name, Name, Member),
     ) -> Result<Option<(Name, Member)>> {
-        let Some((key, key_plain, value_start)) = self.next_key()? else { return Ok(None) };
+        let Some(KeyAt { key, plain: key_plain, value_start, name }) = self.next_key()? else { return Ok(None) };
         let b = self.b;
-        let name = Name::at(b, key);
+        let name = name.unwrap_or_else(|| Name::at(b, key));
         let (value_end, value_plain) = match b.get(value_start) {
             Some(b'{') if inside(name) => {
                 let mut inner = Members { b, pos: value_start + 1, first: true, finished: false };
@@ -490,10 +520,9 @@ impl<'t> Members<'t> {
         Ok(Some((name, self.member(key, key_plain, value_start, value_end, value_plain))))
     }
 
-    /// Up to the next member's value: its key, whether the key is plain, and the offset of
-    /// the value. `None` after the last member.
+    /// Up to the next member's value. `None` after the last member.
     #[inline(always)]
-    fn next_key(&mut self) -> Result<Option<(Span, bool, usize)>> {
+    fn next_key(&mut self) -> Result<Option<KeyAt>> {
         if self.finished {
             return Ok(None);
         }
@@ -513,9 +542,9 @@ impl<'t> Members<'t> {
         if b.get(i) != Some(&b'"') {
             return Err(if i >= b.len() { JsonError::Truncated } else { JsonError::Unexpected(i) });
         }
-        let (key_end, key_plain) = scan_string(b, i)?;
+        let (key_end, plain, name) = scan_key(b, i)?;
         let value_start = value_after_colon(b, key_end)?;
-        Ok(Some((Span { start: i + 1, end: key_end - 1 }, key_plain, value_start)))
+        Ok(Some(KeyAt { key: Span { start: i + 1, end: key_end - 1 }, plain, value_start, name }))
     }
 
     /// Moves past a member whose value ends at `value_end`.
@@ -532,6 +561,16 @@ impl<'t> Members<'t> {
         self.pos = value_end;
         Member { key, key_plain, value: Span { start: value_start, end: value_end }, value_plain }
     }
+}
+
+/// A member's key, read up to its value.
+struct KeyAt {
+    key: Span,
+    /// See [`Member::key_plain`].
+    plain: bool,
+    value_start: usize,
+    /// The key's name, when the scan had it at hand.
+    name: Option<Name>,
 }
 
 /// A member's value: its end, and whether it is a plain string. Strings, most values, are
@@ -1132,6 +1171,34 @@ mod tests {
             }
             let unterminated = format!("\"{}", "y".repeat(len));
             assert_eq!(scan_string(unterminated.as_bytes(), 0), Err(JsonError::Truncated));
+        }
+    }
+
+    #[test]
+    fn key_scan_agrees_with_the_string_scan() {
+        let specials = ["", "\\n", "é", "\u{1}", "\\u0041"];
+        for len in 0..20 {
+            for at in 0..=len {
+                for special in specials {
+                    let key: String = (0..len).map(|k| (b'a' + (k % 26) as u8) as char).collect();
+                    let key = format!("{}{special}{}", &key[..at], &key[at..]);
+                    for tail in ["", ":1}", ":\"a value long enough to follow\"}"] {
+                        let text = format!("\"{key}\"{tail}");
+                        let b = text.as_bytes();
+                        let got = scan_key(b, 0);
+                        assert_eq!(got.map(|(end, ..)| end), scan_string(b, 0).map(|(end, _)| end), "{text:?}");
+                        let Ok((end, plain, name)) = got else { continue };
+                        let span = Span { start: 1, end: end - 1 };
+                        match name {
+                            Some(name) => assert!(plain && name == Name::at(b, span), "{text:?}"),
+                            None => assert_eq!(plain, scan_string(b, 0).unwrap().1, "{text:?}"),
+                        }
+                        // Plain keys of up to 16 bytes followed by 16 more are named by the scan.
+                        let fast = special.is_empty() && key.len() <= 16 && b.len() >= 17;
+                        assert_eq!(name.is_some(), fast, "{text:?}");
+                    }
+                }
+            }
         }
     }
 
