@@ -4,7 +4,7 @@
 //! the default fields (an existing object of the same name, such as an audit event's
 //! `user`, gains the ECS member).
 
-use crate::json::{self, Edits};
+use crate::json::Edits;
 
 /// The ECS values of one record, filled by the stream that understood it.
 #[derive(Debug, Default)]
@@ -39,19 +39,12 @@ impl Ecs {
             (["user_agent", "original"], self.user_agent.as_str()),
         ];
         for (path, value) in fields.into_iter().filter(|(_, v)| !v.is_empty()) {
-            set(edits, &path, value);
+            edits.set_path_str(&path, value);
         }
         if let Some(name) = cluster.filter(|c| !c.is_empty()) {
-            set(edits, &["orchestrator", "cluster", "name"], name);
+            edits.set_path_str(&["orchestrator", "cluster", "name"], name);
         }
     }
-}
-
-fn set(edits: &mut Edits, path: &[&str], value: &str) {
-    let path: Vec<String> = path.iter().map(|p| (*p).to_owned()).collect();
-    let mut raw = Vec::with_capacity(value.len() + 2);
-    json::write_str(&mut raw, value);
-    edits.set_path(&path, raw);
 }
 
 /// `event.outcome` of an HTTP status code.

@@ -90,6 +90,7 @@ pub struct Engine {
 #[derive(Default)]
 struct Scratch {
     members: Vec<json::Member>,
+    edits: Edits,
     review: Vec<&'static str>,
     actor: Vec<u8>,
 }
@@ -97,6 +98,7 @@ struct Scratch {
 impl Scratch {
     fn clear(&mut self) {
         self.members.clear();
+        self.edits.clear();
         self.review.clear();
         self.actor.clear();
     }
@@ -206,26 +208,19 @@ impl Engine {
 
     /// sshd/sudo/su, auditd and pgaudit lines (see [`crate::hoststreams`]).
     fn host_stream(&mut self, text: &str, start: usize, time_sec: u32, out: &mut Vec<u8>) -> Outcome {
-        let mut edits = Edits::default();
-        let (mut review, mut actor) = (Vec::new(), Vec::new());
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let Scratch { edits, review, actor, .. } = &mut scratch;
         let mut ecs = self.take_ecs();
-        let verdict = self.hoststreams.process(
-            text,
-            start,
-            time_sec,
-            &self.identity,
-            &mut edits,
-            &mut review,
-            &mut actor,
-            ecs.as_mut(),
-        );
+        let verdict =
+            self.hoststreams.process(text, start, time_sec, &self.identity, edits, review, actor, ecs.as_mut());
         let outcome = match verdict {
             None => Outcome::Unchanged,
             Some(Verdict::Drop) => Outcome::Drop,
             Some(Verdict::Keep(stream)) => {
-                self.common_fields(text, start, None, stream, &review, &actor, ecs.as_ref(), &mut edits);
+                self.common_fields(text, start, None, stream, review, actor, ecs.as_ref(), edits);
                 out.clear();
-                if json::rewrite_object(text, start, &edits, out).is_ok_and(|end| only_whitespace(&text[end..])) {
+                if json::rewrite_object(text, start, edits, out).is_ok_and(|end| only_whitespace(&text[end..])) {
                     Outcome::Rewritten
                 } else {
                     out.clear();
@@ -234,6 +229,7 @@ impl Engine {
             }
         };
         self.ecs = ecs;
+        self.scratch = scratch;
         outcome
     }
 
@@ -269,10 +265,9 @@ impl Engine {
         scratch: &mut Scratch,
     ) -> Result<Option<Outcome>, PassReason> {
         let Some(kube) = self.kubeaudit.as_mut() else { return Ok(None) };
-        let mut edits = Edits::default();
-        let Scratch { members, review, actor } = scratch;
+        let Scratch { members, edits, review, actor } = scratch;
         let Some(verdict) =
-            kube.process(b, start, &self.identity, members, &mut edits, review, actor, ecs.as_deref_mut())?
+            kube.process(b, start, &self.identity, members, edits, review, actor, ecs.as_deref_mut())?
         else {
             return Ok(None);
         };
@@ -289,7 +284,7 @@ impl Engine {
         }
         let text = verdict.text;
         let kind = crate::filter::streams::KUBEAUDIT;
-        self.common_fields(text, start, wrapper, kind, review, actor, ecs.as_deref(), &mut edits);
+        self.common_fields(text, start, wrapper, kind, review, actor, ecs.as_deref(), edits);
         if let Some((outer, outer_start, key)) = wrapper {
             // Carry the wrapper's other members (Kubernetes metadata, tags) along.
             let _ = json::Members::new(outer, outer_start).map(|mut members| {
@@ -297,7 +292,7 @@ impl Engine {
                     if !m.key_is(outer, key) {
                         let name = json::unescape(m.key.of(outer));
                         if json::find_member(text, start, &name).ok().flatten().is_none() {
-                            edits.append(&name, m.value.of(outer).as_bytes().to_vec());
+                            edits.append(&name, m.value.of(outer).as_bytes());
                         }
                     }
                 }
@@ -307,7 +302,7 @@ impl Engine {
         // whitespace. Anything else: the record passes through untouched.
         out.clear();
         let complete =
-            only_whitespace(&text[verdict.end..]) && json::rewrite_members(text, members, &edits, out).is_ok();
+            only_whitespace(&text[verdict.end..]) && json::rewrite_members(text, members, edits, out).is_ok();
         if !complete {
             out.clear();
             return Err(PassReason::NotJson);
@@ -331,36 +326,32 @@ impl Engine {
         ecs: Option<&Ecs>,
         edits: &mut Edits,
     ) {
-        let quoted = |s: &str| {
-            let mut v = Vec::with_capacity(s.len() + 2);
-            json::write_str(&mut v, s);
-            v
-        };
-        edits.set_path(&self.fields.stream, quoted(stream));
+        edits.set_path_str(&self.fields.stream, stream);
         let from_record = self.cluster_from.as_ref().and_then(|path| {
             lookup_string(text, start, path)
                 .or_else(|| wrapper.and_then(|(outer, outer_start, _)| lookup_string(outer, outer_start, path)))
         });
         let cluster = from_record.as_deref().unwrap_or(&self.cluster_name);
         if !cluster.is_empty() {
-            edits.set_path(&self.fields.cluster, quoted(cluster));
+            edits.set_path_str(&self.fields.cluster, cluster);
         }
         if let Some(ecs) = ecs {
             ecs.write(Some(cluster), edits);
         }
         if !actor.is_empty() {
-            edits.set_path(&self.fields.actor, actor.to_vec());
+            edits.set_path(&self.fields.actor, actor);
         }
         if !review.is_empty() {
-            let mut list = vec![b'['];
-            for (i, flag) in review.iter().enumerate() {
-                if i > 0 {
-                    list.push(b',');
+            edits.set_path_with(&self.fields.review, |list| {
+                list.push(b'[');
+                for (i, flag) in review.iter().enumerate() {
+                    if i > 0 {
+                        list.push(b',');
+                    }
+                    json::write_str(list, flag);
                 }
-                json::write_str(&mut list, flag);
-            }
-            list.push(b']');
-            edits.set_path(&self.fields.review, list);
+                list.push(b']');
+            });
         }
     }
 }

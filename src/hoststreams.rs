@@ -338,7 +338,7 @@ impl HostStreams {
             o.int("repeat", u64::from(e.repeat));
         }
         o.origin(origin);
-        out.edits.append("ssh", o.finish());
+        out.edits.append("ssh", &o.finish());
 
         let outcome = e.outcome();
         if e.is_failure() || e.invalid_user {
@@ -464,7 +464,7 @@ fn sudo_fields(e: &SudoEvent, origin: &Origin, out: &mut Out) {
         o.int("attempts", u64::from(n));
     }
     o.origin(origin);
-    out.edits.append("sudo", o.finish());
+    out.edits.append("sudo", &o.finish());
     if let Some(ecs) = out.ecs.as_deref_mut() {
         ecs.action.push_str(if e.tool == Tool::Sudo { "sudo" } else { "su" });
         ecs.outcome = if e.is_failure() { "failure" } else { "success" };
@@ -523,7 +523,7 @@ fn auditd_fields(rec: &AuditRecord, origin: &Origin, out: &mut Out) {
     } else if let Some(p) = rec.get("proctitle") {
         o.str("command", p);
     }
-    out.edits.append("auditd", o.finish());
+    out.edits.append("auditd", &o.finish());
     // A failed login, authentication or account check.
     if matches!(&*rec.record_type, "USER_LOGIN" | "USER_AUTH" | "USER_ACCT" | "USER_ERR")
         && rec.get("res").is_some_and(|r| r.starts_with("fail"))
@@ -548,7 +548,7 @@ fn pgaudit_fields(rec: &PgAuditRecord, origin: &Origin, out: &mut Out) {
     }
     o.opt_str("db_user", rec.db_user);
     o.origin(origin);
-    out.edits.append("pgaudit", o.finish());
+    out.edits.append("pgaudit", &o.finish());
 }
 
 /// A JSON object written member by member.

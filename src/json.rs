@@ -15,6 +15,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
 /// Why a text is not the JSON the module expected; the record then passes through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -753,18 +754,21 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     let mut i = 0;
     loop {
         i = skip_plain::<false>(b, i);
-        let Some(&c) = b.get(i) else { break };
+        if b.len() - i < 8 {
+            // The last few bytes, which the word scan leaves: a plain loop, no second pass.
+            match b[i..].iter().position(|&c| c < 0x20 || c == b'"' || c == b'\\') {
+                Some(k) => i += k,
+                None => break,
+            }
+        }
+        let c = b[i];
         let esc: &[u8] = match c {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
             b'\n' => b"\\n",
             b'\r' => b"\\r",
             b'\t' => b"\\t",
-            0..=0x1f => b"",
-            _ => {
-                i += 1;
-                continue;
-            }
+            _ => b"",
         };
         out.extend_from_slice(&b[from..i]);
         if esc.is_empty() {
@@ -798,13 +802,26 @@ pub enum Change {
 /// Edits of one object: changes to named members, then members appended at the end.
 /// A member appended under a name the object already has replaces that member, so the
 /// output never holds a key twice.
+///
+/// Keys (as JSON string literals) and raw values live in one buffer that [`Edits::clear`]
+/// keeps: edits reused from record to record allocate nothing once it has grown.
 #[derive(Debug, Default)]
 pub struct Edits {
-    changes: Vec<(String, Change)>,
-    append: Vec<(String, Vec<u8>)>,
+    bytes: Vec<u8>,
+    changes: Vec<(Range<usize>, Stored)>,
+    append: Vec<(Range<usize>, Range<usize>)>,
     /// Bit `n` (at most 63) is set when a key of `n` bytes is edited: most members of a
     /// record are passed over on a length check instead of string comparisons.
     key_lengths: u64,
+}
+
+/// A [`Change`] as kept in [`Edits`]: a replacement is a range of its buffer.
+#[derive(Debug)]
+enum Stored {
+    Remove,
+    Replace(Range<usize>),
+    Edit(Edits),
+    EditItems(Edits),
 }
 
 impl Edits {
@@ -812,15 +829,94 @@ impl Edits {
         self.changes.is_empty() && self.append.is_empty()
     }
 
+    /// Empties the edits, keeping their buffers.
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+        self.changes.clear();
+        self.append.clear();
+        self.key_lengths = 0;
+    }
+
     pub fn change(&mut self, key: &str, change: Change) {
-        self.key_lengths |= length_bit(key.len());
-        self.changes.push((key.to_owned(), change));
+        let stored = match change {
+            Change::Remove => Stored::Remove,
+            Change::Replace(raw) => Stored::Replace(self.push_value(|out| out.extend_from_slice(&raw))),
+            Change::Edit(inner) => Stored::Edit(inner),
+            Change::EditItems(inner) => Stored::EditItems(inner),
+        };
+        let key = self.push_key(key);
+        self.changes.push((key, stored));
+    }
+
+    /// Replaces the member `key`'s value with the raw JSON `write` appends to its buffer.
+    pub fn replace_with(&mut self, key: &str, write: impl FnOnce(&mut Vec<u8>)) {
+        let value = self.push_value(write);
+        let key = self.push_key(key);
+        self.changes.push((key, Stored::Replace(value)));
     }
 
     /// Sets `key` to the raw JSON `value`, at the end of the object.
-    pub fn append(&mut self, key: &str, value: Vec<u8>) {
+    pub fn append(&mut self, key: &str, value: &[u8]) {
+        self.append_with(key, |out| out.extend_from_slice(value));
+    }
+
+    /// Sets `key` to the raw JSON that `write` appends to its buffer, at the end of the object.
+    pub fn append_with(&mut self, key: &str, write: impl FnOnce(&mut Vec<u8>)) {
+        let key = self.push_key(key);
+        let value = self.push_value(write);
+        self.append.push((key, value));
+    }
+
+    /// Sets the member at a dotted path (`cluster.name`), split into its parts, to the raw
+    /// JSON `write` appends: nested objects are edited in place when they exist, created
+    /// when they don't.
+    pub fn set_path_with(&mut self, path: &[impl AsRef<str>], write: impl FnOnce(&mut Vec<u8>)) {
+        match path {
+            [] => {}
+            [last] => self.append_with(last.as_ref(), write),
+            [head, rest @ ..] => {
+                let key = self.push_key(head.as_ref());
+                let existing = self.changes.iter().position(|(k, c)| {
+                    matches!(c, Stored::Edit(_)) && self.bytes[k.clone()] == self.bytes[key.clone()]
+                });
+                let i = match existing {
+                    Some(i) => {
+                        self.bytes.truncate(key.start);
+                        i
+                    }
+                    None => {
+                        self.changes.push((key, Stored::Edit(Edits::default())));
+                        self.changes.len() - 1
+                    }
+                };
+                if let Stored::Edit(inner) = &mut self.changes[i].1 {
+                    inner.set_path_with(rest, write);
+                }
+            }
+        }
+    }
+
+    /// [`Edits::set_path_with`] a raw JSON value.
+    pub fn set_path(&mut self, path: &[impl AsRef<str>], value: &[u8]) {
+        self.set_path_with(path, |out| out.extend_from_slice(value));
+    }
+
+    /// [`Edits::set_path_with`] a string value.
+    pub fn set_path_str(&mut self, path: &[impl AsRef<str>], value: &str) {
+        self.set_path_with(path, |out| write_str(out, value));
+    }
+
+    fn push_key(&mut self, key: &str) -> Range<usize> {
         self.key_lengths |= length_bit(key.len());
-        self.append.push((key.to_owned(), value));
+        let start = self.bytes.len();
+        write_str(&mut self.bytes, key);
+        start..self.bytes.len()
+    }
+
+    fn push_value(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Range<usize> {
+        let start = self.bytes.len();
+        write(&mut self.bytes);
+        start..self.bytes.len()
     }
 
     /// Whether no edit can apply to the member (an escaped key is always looked at).
@@ -828,34 +924,23 @@ impl Edits {
         m.key_plain && self.key_lengths & length_bit(m.key.end - m.key.start) == 0
     }
 
-    /// Sets the member at a dotted path (`cluster.name`): nested objects are edited in
-    /// place when they exist, created when they don't.
-    pub fn set_path(&mut self, path: &[String], value: Vec<u8>) {
-        match path {
-            [] => {}
-            [last] => self.append(last, value),
-            [head, rest @ ..] => {
-                let i = match self.changes.iter().position(|(k, c)| k == head && matches!(c, Change::Edit(_))) {
-                    Some(i) => i,
-                    None => {
-                        self.key_lengths |= length_bit(head.len());
-                        self.changes.push((head.clone(), Change::Edit(Edits::default())));
-                        self.changes.len() - 1
-                    }
-                };
-                if let Change::Edit(inner) = &mut self.changes[i].1 {
-                    inner.set_path(rest, value);
-                }
-            }
+    /// Whether the member's key is the stored key at `key`.
+    fn names(&self, text: &str, m: &Member, key: &Range<usize>) -> bool {
+        let stored = &self.bytes[key.clone()];
+        if m.key_plain {
+            // A plain key is its own JSON literal, and literals are written one way.
+            return text.as_bytes().get(m.key.start - 1..m.key.end + 1) == Some(stored);
         }
+        let inner = std::str::from_utf8(&stored[1..stored.len() - 1]).unwrap_or_default();
+        unescape(m.key.of(text)) == unescape(inner)
     }
 
-    fn change_for(&self, text: &str, m: &Member) -> Option<&Change> {
-        self.changes.iter().find(|(k, _)| m.key_is(text, k)).map(|(_, c)| c)
+    fn change_for(&self, text: &str, m: &Member) -> Option<&Stored> {
+        self.changes.iter().find(|(k, _)| self.names(text, m, k)).map(|(_, c)| c)
     }
 
     fn appends(&self, text: &str, m: &Member) -> bool {
-        self.append.iter().any(|(k, _)| m.key_is(text, k))
+        self.append.iter().any(|(k, _)| self.names(text, m, k))
     }
 }
 
@@ -891,8 +976,12 @@ fn write_edited(
             out.push(b',');
         }
     };
-    // Nested edits whose object does not exist yet are created after the existing members.
-    let mut pending: Vec<&(String, Change)> = edits.changes.iter().collect();
+    // Nested edits whose object does not exist yet are created after the existing members
+    // (tracked only when there are any).
+    let mut pending: Vec<&(Range<usize>, Stored)> = Vec::new();
+    if edits.changes.iter().any(|(_, c)| creates(c)) {
+        pending.extend(&edits.changes);
+    }
     for m in members {
         let m = m?;
         let change = if edits.passes_over(&m) {
@@ -900,7 +989,7 @@ fn write_edited(
         } else if edits.appends(text, &m) {
             continue;
         } else {
-            pending.retain(|(k, _)| !m.key_is(text, k));
+            pending.retain(|(k, _)| !edits.names(text, &m, k));
             edits.change_for(text, &m)
         };
         let raw_key = &text[m.key.start - 1..m.key.end + 1];
@@ -912,14 +1001,14 @@ fn write_edited(
                 out.push(b':');
                 out.extend_from_slice(value.as_bytes());
             }
-            Some(Change::Remove) => {}
-            Some(Change::Replace(raw)) => {
+            Some(Stored::Remove) => {}
+            Some(Stored::Replace(raw)) => {
                 sep(out);
                 out.extend_from_slice(raw_key.as_bytes());
                 out.push(b':');
-                out.extend_from_slice(raw);
+                out.extend_from_slice(&edits.bytes[raw.clone()]);
             }
-            Some(Change::Edit(inner)) => {
+            Some(Stored::Edit(inner)) => {
                 sep(out);
                 out.extend_from_slice(raw_key.as_bytes());
                 out.push(b':');
@@ -932,7 +1021,7 @@ fn write_edited(
                     rewrite_object("{}", 0, inner, out)?;
                 }
             }
-            Some(Change::EditItems(inner)) => {
+            Some(Stored::EditItems(inner)) => {
                 sep(out);
                 out.extend_from_slice(raw_key.as_bytes());
                 out.push(b':');
@@ -963,29 +1052,29 @@ fn write_edited(
         }
     }
     for (key, change) in pending {
-        if let Change::Edit(inner) = change
+        if let Stored::Edit(inner) = change
             && creates(change)
         {
             sep(out);
-            write_str(out, key);
+            out.extend_from_slice(&edits.bytes[key.clone()]);
             out.push(b':');
             rewrite_object("{}", 0, inner, out)?;
         }
     }
     for (key, value) in &edits.append {
         sep(out);
-        write_str(out, key);
+        out.extend_from_slice(&edits.bytes[key.clone()]);
         out.push(b':');
-        out.extend_from_slice(value);
+        out.extend_from_slice(&edits.bytes[value.clone()]);
     }
     out.push(b'}');
     Ok(())
 }
 
 /// Whether applying this change to a missing member would create something.
-fn creates(change: &Change) -> bool {
+fn creates(change: &Stored) -> bool {
     match change {
-        Change::Edit(inner) => !inner.append.is_empty() || inner.changes.iter().any(|(_, c)| creates(c)),
+        Stored::Edit(inner) => !inner.append.is_empty() || inner.changes.iter().any(|(_, c)| creates(c)),
         _ => false,
     }
 }
@@ -1279,7 +1368,7 @@ mod tests {
         let mut item = Edits::default();
         item.change("m", Change::Remove);
         edits.change("d", Change::EditItems(item));
-        edits.append("c", b"\"new\"".to_vec());
+        edits.append("c", b"\"new\"");
         assert_eq!(rewrite(text, &edits), r#"{"b":{"x":1},"d":[{"n":2},{},7],"c":"new"}"#);
     }
 
@@ -1287,13 +1376,43 @@ mod tests {
     fn sets_dotted_paths() {
         let path = |p: &str| p.split('.').map(str::to_owned).collect::<Vec<_>>();
         let mut edits = Edits::default();
-        edits.set_path(&path("cluster.name"), b"\"prod\"".to_vec());
-        edits.set_path(&path("log_type"), b"\"kubeaudit\"".to_vec());
+        edits.set_path(&path("cluster.name"), b"\"prod\"");
+        edits.set_path(&path("log_type"), b"\"kubeaudit\"");
         assert_eq!(rewrite(r#"{"a":1}"#, &edits), r#"{"a":1,"cluster":{"name":"prod"},"log_type":"kubeaudit"}"#);
         assert_eq!(
             rewrite(r#"{"cluster":{"region":"eu"},"log_type":"old"}"#, &edits),
             r#"{"cluster":{"region":"eu","name":"prod"},"log_type":"kubeaudit"}"#
         );
         assert_eq!(rewrite(r#"{"cluster":"x"}"#, &edits), r#"{"cluster":{"name":"prod"},"log_type":"kubeaudit"}"#);
+        // Two parts under one object share it; keys that need escaping are written escaped.
+        edits.set_path_str(&path("cluster.zone"), "a\"b");
+        edits.set_path_str(&path("ta\tb"), "\u{e9}");
+        assert_eq!(
+            rewrite(r#"{"ta\tb":1}"#, &edits),
+            r#"{"cluster":{"name":"prod","zone":"a\"b"},"log_type":"kubeaudit","ta\tb":"é"}"#
+        );
+    }
+
+    #[test]
+    fn cleared_edits_apply_like_new_ones() {
+        let build = |edits: &mut Edits, n: usize| {
+            edits.change("gone", Change::Remove);
+            edits.replace_with("level", |out| write_str(out, &"Metadata".repeat(n)));
+            edits.set_path_str(&["a", "b"], &"x".repeat(n));
+            edits.append("n", n.to_string().as_bytes());
+        };
+        let record = r#"{"gone":1,"level":"Request","a":{"c":2},"n":0}"#;
+        let mut reused = Edits::default();
+        for n in [3, 1, 40, 0] {
+            reused.clear();
+            build(&mut reused, n);
+            let mut fresh = Edits::default();
+            build(&mut fresh, n);
+            assert_eq!(rewrite(record, &reused), rewrite(record, &fresh), "{n}");
+            assert!(rewrite(record, &reused).ends_with(&format!(r#","n":{n}}}"#)), "{n}");
+        }
+        reused.clear();
+        assert!(reused.is_empty());
+        assert_eq!(rewrite(record, &reused), record);
     }
 }

@@ -444,9 +444,7 @@ impl KubeAudit {
         // Lower the event's own level when it claims more than it now carries.
         let recorded = e.level.and_then(|m| json::as_str(text, m.value)).and_then(|l| Level::parse(&l));
         if recorded.is_some_and(|l| l > decision.level) {
-            let mut v = Vec::new();
-            json::write_str(&mut v, decision.level.as_str());
-            edits.change("level", Change::Replace(v));
+            edits.replace_with("level", |out| json::write_str(out, decision.level.as_str()));
         }
         let mut stripped = drop_request || drop_response;
         for (member, key, dropped) in
