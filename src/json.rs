@@ -970,10 +970,20 @@ fn write_edited(
     out: &mut Vec<u8>,
 ) -> Result<()> {
     out.push(b'{');
-    let mut first = true;
-    let mut sep = |out: &mut Vec<u8>| {
-        if !std::mem::take(&mut first) {
+    // Every member written adds bytes: the output has grown past the brace once one is.
+    let opened = out.len();
+    let sep = |out: &mut Vec<u8>| {
+        if out.len() > opened {
             out.push(b',');
+        }
+    };
+    // A run of unchanged members still to be copied: the text from the first one's key to
+    // the last one's value.
+    let mut run: Option<(usize, usize)> = None;
+    let flush = |run: &mut Option<(usize, usize)>, out: &mut Vec<u8>| {
+        if let Some((start, end)) = run.take() {
+            sep(out);
+            out.extend_from_slice(&text.as_bytes()[start..end]);
         }
     };
     // Nested edits whose object does not exist yet are created after the existing members
@@ -994,21 +1004,39 @@ fn write_edited(
         };
         let raw_key = &text[m.key.start - 1..m.key.end + 1];
         let value = m.value.of(text);
-        match change {
-            None => {
-                sep(out);
-                out.extend_from_slice(raw_key.as_bytes());
-                out.push(b':');
-                out.extend_from_slice(value.as_bytes());
+        let Some(change) = change else {
+            // Unchanged members written compactly one after the other are copied in one
+            // piece: the same bytes as member by member, with far fewer calls.
+            let (start, end) = (m.key.start - 1, m.value.end);
+            let compact = m.value.start == m.key.end + 2;
+            match &mut run {
+                Some((_, run_end)) if compact && *run_end + 1 == start && text.as_bytes()[*run_end] == b',' => {
+                    *run_end = end;
+                }
+                _ if compact => {
+                    flush(&mut run, out);
+                    run = Some((start, end));
+                }
+                _ => {
+                    flush(&mut run, out);
+                    sep(out);
+                    out.extend_from_slice(raw_key.as_bytes());
+                    out.push(b':');
+                    out.extend_from_slice(value.as_bytes());
+                }
             }
-            Some(Stored::Remove) => {}
-            Some(Stored::Replace(raw)) => {
+            continue;
+        };
+        flush(&mut run, out);
+        match change {
+            Stored::Remove => {}
+            Stored::Replace(raw) => {
                 sep(out);
                 out.extend_from_slice(raw_key.as_bytes());
                 out.push(b':');
                 out.extend_from_slice(&edits.bytes[raw.clone()]);
             }
-            Some(Stored::Edit(inner)) => {
+            Stored::Edit(inner) => {
                 sep(out);
                 out.extend_from_slice(raw_key.as_bytes());
                 out.push(b':');
@@ -1021,7 +1049,7 @@ fn write_edited(
                     rewrite_object("{}", 0, inner, out)?;
                 }
             }
-            Some(Stored::EditItems(inner)) => {
+            Stored::EditItems(inner) => {
                 sep(out);
                 out.extend_from_slice(raw_key.as_bytes());
                 out.push(b':');
@@ -1051,6 +1079,7 @@ fn write_edited(
             }
         }
     }
+    flush(&mut run, out);
     for (key, change) in pending {
         if let Stored::Edit(inner) = change
             && creates(change)
@@ -1370,6 +1399,45 @@ mod tests {
         edits.change("d", Change::EditItems(item));
         edits.append("c", b"\"new\"");
         assert_eq!(rewrite(text, &edits), r#"{"b":{"x":1},"d":[{"n":2},{},7],"c":"new"}"#);
+    }
+
+    #[test]
+    fn unchanged_members_are_copied_as_member_by_member() {
+        // Compact runs are copied in one piece; whatever the spacing, the output is the
+        // members' keys and values joined by commas, as written one by one.
+        let texts = [
+            r#"{"a":1,"b":"x","c":[1,2],"d":{"e":1},"f":null}"#,
+            r#"{"a": 1,"b":"x" ,"c":[1,2],
+            "d":{"e":1},  "f" :null}"#,
+            r#"{"a":1,"b": "x","c":[1,2],"d" :{"e":1},"f":null}"#,
+            r#"{"a":1}"#,
+            r#"{}"#,
+        ];
+        for text in texts {
+            let names = ["a", "b", "c", "d", "f"];
+            for removed in 0..1 << names.len() {
+                let mut edits = Edits::default();
+                let mut want = Vec::new();
+                for (i, name) in names.iter().enumerate() {
+                    if removed & (1 << i) != 0 {
+                        edits.change(name, Change::Remove);
+                    }
+                }
+                let mut walk = Members::new(text, 0).unwrap();
+                while let Some(m) = walk.next_member().unwrap() {
+                    let key = m.key.of(text);
+                    if !names.iter().enumerate().any(|(i, n)| *n == key && removed & (1 << i) != 0) {
+                        want.push(format!("\"{key}\":{}", m.value.of(text)));
+                    }
+                }
+                if removed % 3 == 0 {
+                    edits.append("b", b"2");
+                    want.retain(|m| !m.starts_with("\"b\":"));
+                    want.push("\"b\":2".into());
+                }
+                assert_eq!(rewrite(text, &edits), format!("{{{}}}", want.join(",")), "{text} without {removed:b}");
+            }
+        }
     }
 
     #[test]
