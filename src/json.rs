@@ -299,16 +299,18 @@ fn scan_number(b: &[u8], mut i: usize) -> Result<usize> {
 }
 
 /// The open containers while skipping a value: one bit per level (1 = object).
-/// The first 256 levels live inline, so ordinary records allocate nothing.
+/// The first 256 levels live inline, so ordinary records allocate nothing. The innermost
+/// level is also kept apart: it is asked for after every value.
 struct BracketStack {
     inline: [u64; 4],
     spill: Vec<u64>,
     depth: usize,
+    top_is_object: bool,
 }
 
 impl BracketStack {
     fn new() -> Self {
-        BracketStack { inline: [0; 4], spill: Vec::new(), depth: 0 }
+        BracketStack { inline: [0; 4], spill: Vec::new(), depth: 0, top_is_object: false }
     }
 
     fn push(&mut self, is_object: bool) {
@@ -323,20 +325,22 @@ impl BracketStack {
             *w &= !(1 << bit);
         }
         self.depth += 1;
+        self.top_is_object = is_object;
     }
 
-    /// Pops the innermost container; returns whether it was an object.
-    fn pop(&mut self) -> bool {
+    /// Pops the innermost container.
+    fn pop(&mut self) {
         self.depth -= 1;
-        let (word, bit) = (self.depth / 64, self.depth % 64);
-        let w = if word < 4 { self.inline[word] } else { self.spill[word - 4] };
-        w & (1 << bit) != 0
+        if self.depth > 0 {
+            let (word, bit) = ((self.depth - 1) / 64, (self.depth - 1) % 64);
+            let w = if word < 4 { self.inline[word] } else { self.spill[word - 4] };
+            self.top_is_object = w & (1 << bit) != 0;
+        }
     }
 
+    #[inline(always)]
     fn top_is_object(&self) -> bool {
-        let (word, bit) = ((self.depth - 1) / 64, (self.depth - 1) % 64);
-        let w = if word < 4 { self.inline[word] } else { self.spill[word - 4] };
-        w & (1 << bit) != 0
+        self.top_is_object
     }
 }
 
@@ -425,7 +429,7 @@ pub fn skip_value(b: &[u8], pos: usize) -> Result<usize> {
 
 /// `pos` is at a key's opening quote; returns the offset of the value after the colon.
 fn value_after_key(b: &[u8], pos: usize) -> Result<usize> {
-    let (end, _) = scan_string(b, pos)?;
+    let (end, ..) = scan_key(b, pos)?;
     value_after_colon(b, end)
 }
 
