@@ -91,6 +91,20 @@ fn truncated_events() {
     let cut = &dropped.as_bytes()[..120];
     assert_passes(&mut h, cut, "not_json");
     canary.check(&mut h, "an event cut before its decision");
+    // Invalid among the members the decision reads (a bare word, a trailing comma in the
+    // user's groups, a number with a leading zero in objectRef): the walk that reads them
+    // checks them,
+    // so a rule's drop never rests on text that is not JSON.
+    for (valid, invalid) in [
+        (r#""level":"RequestResponse""#, r#""level":RequestResponse"#),
+        (r#""system:authenticated"]"#, r#""system:authenticated",]"#),
+        (r#""apiVersion":"v1"}"#, r#""apiVersion":01}"#),
+    ] {
+        let bad = dropped.replacen(valid, invalid, 1);
+        assert_ne!(bad, dropped, "{invalid}");
+        assert_passes(&mut h, bad.as_bytes(), "not_json");
+        canary.check(&mut h, invalid);
+    }
 }
 
 #[test]
