@@ -160,12 +160,12 @@ impl Engine {
         // The common case first: the record is an audit event (tail with a JSON parser).
         // It is read on its bytes, as far as the decision needs.
         let start = json::skip_ws(record, 0);
-        let mut skimmed = None;
+        let mut walked = None;
         if record.get(start) == Some(&b'{') {
             match self.kube_event(record, start, record.len(), None, out) {
                 Ok(Some(outcome)) => return outcome,
                 // Not an audit event, and its structure has been walked already.
-                Ok(None) if self.kubeaudit.is_some() => skimmed = Some(start),
+                Ok(None) if self.kubeaudit.is_some() => walked = Some(start),
                 Ok(None) => {}
                 Err(reason) => return Outcome::PassThrough(reason),
             }
@@ -175,7 +175,7 @@ impl Engine {
         };
         // A record that is returned unchanged needs no more checking; one that is rewritten
         // is validated by the rewrite itself.
-        let start = match skimmed.map_or_else(|| json::validate_object(text), Ok) {
+        let start = match walked.map_or_else(|| json::validate_object(text), Ok) {
             Ok(start) => start,
             Err(json::JsonError::NotAnObject) => return Outcome::PassThrough(PassReason::NotAnObject),
             Err(_) => return Outcome::PassThrough(PassReason::NotJson),
