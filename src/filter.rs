@@ -93,6 +93,9 @@ struct Scratch {
     edits: Edits,
     review: Vec<&'static str>,
     actor: Vec<u8>,
+    /// The members of a record that is no audit event, when the audit-event walk read
+    /// them all; left alone by [`Scratch::clear`], emptied for each record.
+    record_members: Vec<json::Member>,
 }
 
 impl Scratch {
@@ -161,11 +164,17 @@ impl Engine {
         // It is read on its bytes, as far as the decision needs.
         let start = json::skip_ws(record, 0);
         let mut walked = None;
+        self.scratch.record_members.clear();
         if record.get(start) == Some(&b'{') {
             match self.kube_event(record, start, record.len(), None, out) {
                 Ok(Some(outcome)) => return outcome,
-                // Not an audit event, and its structure has been walked already.
-                Ok(None) if self.kubeaudit.is_some() => walked = Some(start),
+                // Not an audit event, and its structure has been walked already; when the
+                // walk went to the end, its member list serves the rest (no second walk).
+                Ok(None) if self.kubeaudit.is_some() => {
+                    walked = Some(start);
+                    let Scratch { members, record_members, .. } = &mut self.scratch;
+                    std::mem::swap(members, record_members);
+                }
                 Ok(None) => {}
                 Err(reason) => return Outcome::PassThrough(reason),
             }
@@ -182,7 +191,12 @@ impl Engine {
         };
         // An event carried as a JSON string in `log` or `message` (tail without a parser).
         for key in ["log", "message"] {
-            let Ok(Some(m)) = json::find_member(text, start, key) else { continue };
+            let known = &self.scratch.record_members;
+            let found = match known.is_empty() {
+                true => json::find_member(text, start, key).ok().flatten(),
+                false => known.iter().find(|m| m.key_is(text, key)).copied(),
+            };
+            let Some(m) = found else { continue };
             let Some(inner) = json::as_str(text, m.value) else { continue };
             let inner_text = inner.trim();
             if !inner_text.starts_with('{') {
@@ -210,17 +224,24 @@ impl Engine {
     fn host_stream(&mut self, text: &str, start: usize, time_sec: u32, out: &mut Vec<u8>) -> Outcome {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
-        let Scratch { edits, review, actor, .. } = &mut scratch;
+        let Scratch { edits, review, actor, record_members, .. } = &mut scratch;
+        // The record's members when a walk has listed them all already (checked).
+        let known = (!record_members.is_empty()).then_some(&record_members[..]);
         let mut ecs = self.take_ecs();
         let verdict =
-            self.hoststreams.process(text, start, time_sec, &self.identity, edits, review, actor, ecs.as_mut());
+            self.hoststreams.process(text, start, known, time_sec, &self.identity, edits, review, actor, ecs.as_mut());
         let outcome = match verdict {
             None => Outcome::Unchanged,
             Some(Verdict::Drop) => Outcome::Drop,
             Some(Verdict::Keep(stream)) => {
                 self.common_fields(text, start, None, stream, review, actor, ecs.as_ref(), edits);
                 out.clear();
-                if json::rewrite_object(text, start, edits, out).is_ok_and(|end| only_whitespace(&text[end..])) {
+                let rewritten = match known {
+                    Some(members) => json::rewrite_members(text, members, edits, out)
+                        .map(|()| json::skip_ws(text.as_bytes(), members[members.len() - 1].value.end) + 1),
+                    None => json::rewrite_object(text, start, edits, out),
+                };
+                if rewritten.is_ok_and(|end| only_whitespace(&text[end..])) {
                     Outcome::Rewritten
                 } else {
                     out.clear();
@@ -265,7 +286,7 @@ impl Engine {
         scratch: &mut Scratch,
     ) -> Result<Option<Outcome>, PassReason> {
         let Some(kube) = self.kubeaudit.as_mut() else { return Ok(None) };
-        let Scratch { members, edits, review, actor } = scratch;
+        let Scratch { members, edits, review, actor, .. } = scratch;
         let Some(verdict) =
             kube.process(b, start, &self.identity, members, edits, review, actor, ecs.as_deref_mut())?
         else {

@@ -20,7 +20,8 @@
 use crate::config::Config;
 use crate::ecs::Ecs;
 use crate::identity::Identity;
-use crate::json::{self, Edits, Span};
+use crate::json::{self, Edits, Member, Span};
+use crate::streams::ShortPattern;
 use crate::streams::auditd::{self, AuditLine, AuditRecord, AuditdFilter};
 use crate::streams::bruteforce::BruteForce;
 use crate::streams::pgaudit::{self, PgAuditFilter, PgAuditRecord};
@@ -81,11 +82,20 @@ struct Shape {
 }
 
 impl Shape {
-    fn read(text: &str, start: usize) -> Option<Shape> {
+    /// `known`: the object's members, when a walk has listed them already.
+    fn read(text: &str, start: usize, known: Option<&[Member]>) -> Option<Shape> {
         let mut shape = Shape::default();
-        let mut members = json::Members::new(text, start).ok()?;
+        let mut members = match known {
+            Some(_) => None,
+            None => Some(json::Members::new(text, start).ok()?),
+        };
+        let mut listed = known.unwrap_or_default().iter();
+        let mut next = || match members.as_mut() {
+            Some(walk) => walk.next_member().ok().flatten(),
+            None => listed.next().copied(),
+        };
         let mut any = false;
-        while let Ok(Some(m)) = members.next_member() {
+        while let Some(m) = next() {
             let slot = match m.key.of(text) {
                 "log" => &mut shape.log,
                 "message" => &mut shape.message,
@@ -164,6 +174,7 @@ impl HostStreams {
         &mut self,
         text: &str,
         start: usize,
+        known: Option<&[Member]>,
         time_sec: u32,
         identity: &Identity,
         edits: &mut Edits,
@@ -174,7 +185,7 @@ impl HostStreams {
         if !(self.authlog || self.auditd || self.pgaudit) {
             return None;
         }
-        let shape = Shape::read(text, start)?;
+        let shape = Shape::read(text, start, known)?;
         let mut out = Out { edits, review, actor, ecs };
         let string = |span: Option<Span>| span.and_then(|s| json::as_str(text, s));
         let value = |span: Option<Span>| {
@@ -226,7 +237,7 @@ impl HostStreams {
             && record.of(text).starts_with('{')
             && let Ok(Some(m)) = json::find_member(text, record.start, "message")
             && let Some(msg) = json::as_str(text, m.value)
-            && msg.contains("AUDIT: ")
+            && msg.contains_short("AUDIT: ")
         {
             let db_user = json::find_member(text, record.start, "user_name")
                 .ok()
@@ -259,7 +270,7 @@ impl HostStreams {
         {
             return self.auditd_line(msg, &origin, out);
         }
-        if msg.contains("AUDIT: ") {
+        if msg.contains_short("AUDIT: ") {
             return self.pgaudit_line(msg, &origin, out);
         }
         None
@@ -271,7 +282,7 @@ impl HostStreams {
         if l.starts_with("type=") || l.starts_with("node=") || l.starts_with("audit: type=") {
             return self.auditd_line(l, &Origin::default(), out);
         }
-        if l.contains("AUDIT: ")
+        if l.contains_short("AUDIT: ")
             && let Some(v) = self.pgaudit_line(l, &Origin::default(), out)
         {
             return Some(v);
@@ -289,7 +300,7 @@ impl HostStreams {
             origin.pid = parsed.pid.map(|pid| Cow::Owned(pid.to_string()));
             return Some(self.auth(&origin, parsed.message, time_sec, identity, out));
         }
-        if self.auditd && parsed.message.contains("audit(") {
+        if self.auditd && parsed.message.contains_short("audit(") {
             return self.auditd_line(parsed.message, &origin, out);
         }
         None
@@ -400,7 +411,7 @@ impl HostStreams {
             // not parse: tagged, kept.
             Some(AuditLine::Separator) => return Some(Verdict::Keep(AUDITD)),
             None => {
-                let known = line.contains("type=") && line.contains("audit(");
+                let known = line.contains_short("type=") && line.contains_short("audit(");
                 return known.then_some(Verdict::Keep(AUDITD));
             }
         };
@@ -419,7 +430,7 @@ impl HostStreams {
             return None;
         }
         let Some(mut rec) = pgaudit::parse(text) else {
-            let at = text.find("AUDIT: ")?;
+            let at = text.find_short("AUDIT: ")?;
             let rest = &text[at + 7..];
             let known = rest.starts_with("SESSION,") || rest.starts_with("OBJECT,");
             return known.then_some(Verdict::Keep(PGAUDIT));
@@ -586,7 +597,7 @@ impl Object {
 
     fn int(&mut self, name: &str, value: u64) {
         self.key(name);
-        self.buf.extend_from_slice(value.to_string().as_bytes());
+        write_u64(&mut self.buf, value);
     }
 
     fn bool(&mut self, name: &str, value: bool) {
@@ -612,6 +623,22 @@ impl Object {
     }
 }
 
+/// Appends `n` in decimal, without the formatting machinery (a call per digit group and
+/// a `String` per number).
+fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -627,7 +654,7 @@ mod tests {
         let identity = Identity::new(&config.identity, &Source::Defaults).unwrap();
         let start = json::validate_object(record).unwrap();
         let (mut edits, mut review, mut actor) = (Edits::default(), Vec::new(), Vec::new());
-        let v = hs.process(record, start, time, &identity, &mut edits, &mut review, &mut actor, None)?;
+        let v = hs.process(record, start, None, time, &identity, &mut edits, &mut review, &mut actor, None)?;
         let mut out = Vec::new();
         json::rewrite_object(record, start, &edits, &mut out).unwrap();
         Some((v, String::from_utf8(out).unwrap(), review))

@@ -284,8 +284,9 @@ impl KubeAudit {
 
     /// Decides the event at `start` of `b` and, when it is kept, fills `all` with its
     /// members (checked, for [`json::rewrite_members`]) and `edits` with the changes to its
-    /// object. `Ok(None)`: not an audit event. `Err`: an event the module
-    /// cannot rewrite (invalid JSON or UTF-8), to pass through untouched.
+    /// object. `Ok(None)`: not an audit event (then `all` holds its members if they were all
+    /// read). `Err`: an event the module cannot rewrite (invalid JSON or UTF-8), to pass
+    /// through untouched.
     ///
     /// A dropped event is read only as far as the decision needs (see
     /// [`EventMembers::decidable`]); a kept one is read, and checked, to its end.
@@ -306,6 +307,10 @@ impl KubeAudit {
         let need_code = !self.omit_response_codes.is_empty();
         e.absorb(&mut walk, all, |e| e.decidable(need_code)).map_err(|_| PassReason::NotJson)?;
         if !e.is_audit_event(b) {
+            // `all` lists the object's members only when the walk reached its end.
+            if walk.end().is_none() {
+                all.clear();
+            }
             return Ok(None);
         }
         // The decision reads strings as bytes, borrowed from the record (see `bytes_value`).

@@ -14,6 +14,75 @@ pub mod ssh;
 pub mod sudo;
 pub mod syslog;
 
+/// Substring search for the short ASCII separators the line parsers cut at (`" port "`,
+/// `": "`). `str::find` with a `&str` pattern sets up a Two-Way searcher on every call, which
+/// costs more in the interpreter than these lines are long; this scans for the first byte
+/// eight bytes at a time and compares the rest where it is found. The pattern must be
+/// non-empty ASCII, so that every match starts and ends on a character boundary.
+pub trait ShortPattern {
+    fn find_short(&self, pat: &str) -> Option<usize>;
+    fn rfind_short(&self, pat: &str) -> Option<usize>;
+    fn contains_short(&self, pat: &str) -> bool {
+        self.find_short(pat).is_some()
+    }
+    fn split_once_short(&self, pat: &str) -> Option<(&str, &str)>;
+    fn rsplit_once_short(&self, pat: &str) -> Option<(&str, &str)>;
+    /// The text before the first `pat`, or all of it (`split(pat).next()`).
+    fn before_short(&self, pat: &str) -> &str;
+}
+
+impl ShortPattern for str {
+    fn find_short(&self, pat: &str) -> Option<usize> {
+        debug_assert!(!pat.is_empty() && pat.is_ascii());
+        let (h, p) = (self.as_bytes(), pat.as_bytes());
+        let (&first, rest) = p.split_first()?;
+        let last_start = h.len().checked_sub(p.len())?;
+        let mut from = 0;
+        while let Some(i) = find_byte(h, first, from).filter(|&i| i <= last_start) {
+            if h[i + 1..i + p.len()] == *rest {
+                return Some(i);
+            }
+            from = i + 1;
+        }
+        None
+    }
+
+    fn rfind_short(&self, pat: &str) -> Option<usize> {
+        debug_assert!(!pat.is_empty() && pat.is_ascii());
+        let (h, p) = (self.as_bytes(), pat.as_bytes());
+        (0..=h.len().checked_sub(p.len())?).rev().find(|&i| h[i] == p[0] && h[i..i + p.len()] == *p)
+    }
+
+    fn split_once_short(&self, pat: &str) -> Option<(&str, &str)> {
+        self.find_short(pat).map(|i| (&self[..i], &self[i + pat.len()..]))
+    }
+
+    fn rsplit_once_short(&self, pat: &str) -> Option<(&str, &str)> {
+        self.rfind_short(pat).map(|i| (&self[..i], &self[i + pat.len()..]))
+    }
+
+    fn before_short(&self, pat: &str) -> &str {
+        self.find_short(pat).map_or(self, |i| &self[..i])
+    }
+}
+
+/// The first `byte` in `h` at or after `from`.
+fn find_byte(h: &[u8], byte: u8, from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut at = from;
+    while let Some(chunk) = h.get(at..at + 8) {
+        let x = crate::json::le_word(chunk) ^ (ONES * u64::from(byte));
+        let hits = x.wrapping_sub(ONES) & !x & HIGH;
+        if hits != 0 {
+            // The lowest flagged byte is exact (borrows only run upwards).
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    h.get(at..)?.iter().position(|&c| c == byte).map(|i| at + i)
+}
+
 /// Matches `text` against a pattern where a `*` at the start and/or end is a wildcard
 /// (`*` alone matches everything). A `*` elsewhere is literal: full glob semantics are not needed
 /// for object, command or path names and would cost more per record.
@@ -100,6 +169,45 @@ pub(crate) fn next_token(s: &str) -> (&str, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_patterns_find_what_str_finds() {
+        let lines = [
+            "Failed password for invalid user admin from 203.0.113.100 port 35498 ssh2",
+            "Accepted publickey for u from 2001:db8::1 port 22 ssh2: ED25519 SHA256:abc",
+            "port port  port",
+            "é from ünïcode from x: y: z",
+            "",
+            " ",
+            "xx from",
+            "from x",
+            "a: b",
+        ];
+        let pats = [" from ", " port ", ": ", " (", "] ", "port", " ", "ssh2", " for ", "x"];
+        for line in lines {
+            for pat in pats {
+                // Also at every start and end offset, so matches fall in every word position.
+                for (from, to) in [(0, line.len()), (1, line.len()), (0, line.len().saturating_sub(1))] {
+                    let Some(h) = line.get(from..to) else { continue };
+                    assert_eq!(h.find_short(pat), h.find(pat), "{h:?} {pat:?}");
+                    assert_eq!(h.rfind_short(pat), h.rfind(pat), "{h:?} {pat:?}");
+                    assert_eq!(h.contains_short(pat), h.contains(pat), "{h:?} {pat:?}");
+                    assert_eq!(h.split_once_short(pat), h.split_once(pat), "{h:?} {pat:?}");
+                    assert_eq!(h.rsplit_once_short(pat), h.rsplit_once(pat), "{h:?} {pat:?}");
+                    assert_eq!(h.before_short(pat), h.split(pat).next().unwrap(), "{h:?} {pat:?}");
+                }
+            }
+        }
+        // The byte scan at every position of a line longer than a word.
+        let line = "a".repeat(40);
+        for at in 0..40 {
+            let mut with = line.clone();
+            with.replace_range(at..at + 1, "b");
+            assert_eq!(find_byte(with.as_bytes(), b'b', 0), Some(at));
+            assert_eq!(find_byte(with.as_bytes(), b'b', at + 1), None);
+            assert_eq!(find_byte(with.as_bytes(), b'b', at), Some(at));
+        }
+    }
 
     #[test]
     fn wildcards() {

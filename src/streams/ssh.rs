@@ -6,6 +6,8 @@
 //! User names come from the client and may be empty or contain spaces; the address is located from the
 //! sshd-generated tail of the message so an injected ` from x.x.x.x` in a user name does not win.
 
+use super::ShortPattern;
+
 /// True for the program names sshd logs under: `sshd`, `sshd-session` (OpenSSH 9.8+, per-connection
 /// process), `sshd-auth` (OpenSSH 10.0+, pre-auth process) and the old `sshd(pam_unix)` PAM tag.
 pub fn is_sshd_ident(ident: &str) -> bool {
@@ -141,13 +143,13 @@ pub fn parse(message: &str) -> Option<SshEvent<'_>> {
     let mut m = message.trim_end_matches([' ', '\r', '\n']);
     // rsyslog repeat compression: `message repeated 5 times: [ Failed password ...]`
     if let Some(r) = m.strip_prefix("message repeated ") {
-        let (n, r) = r.split_once(" times: [")?;
+        let (n, r) = r.split_once_short(" times: [")?;
         ev.repeat = n.parse().ok()?;
         m = r.strip_suffix(']').unwrap_or(r).trim();
     }
     // Solaris message ids: `[ID 800047 auth.info] ...`
     if m.starts_with("[ID ") {
-        m = m.split_once("] ")?.1;
+        m = m.split_once_short("] ")?.1;
     }
     if let Some(r) = m.strip_suffix("[preauth]") {
         ev.preauth = true;
@@ -190,7 +192,7 @@ fn parse_body<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
         }
         "Disconnecting" | "Disconnecting:" => {
             ev.outcome = Some(Outcome::Disconnected);
-            let (head, reason) = match m.split_once(": ") {
+            let (head, reason) = match m.split_once_short(": ") {
                 Some((h, r)) => (h, Some(r)),
                 None => (m, None),
             };
@@ -219,7 +221,7 @@ fn parse_body<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
             }
             if let Some(r) = m.strip_prefix("Connection from ") {
                 ev.outcome = Some(Outcome::ConnectionOpened);
-                let r = r.split(" on ").next().unwrap_or(r);
+                let r = r.before_short(" on ");
                 return user_addr_port(r, ev);
             }
             return None;
@@ -228,17 +230,17 @@ fn parse_body<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
             let r = m.strip_prefix("Received disconnect from ")?;
             ev.outcome = Some(Outcome::ReceivedDisconnect);
             // `addr port N:11: Bye` (OpenSSH >= 7.x) or `addr: 11: Bye` (older; IPv6 has no ": " inside).
-            let (addr, rest) = match r.split_once(" port ").filter(|(a, _)| !a.contains(' ')) {
+            let (addr, rest) = match r.split_once_short(" port ").filter(|(a, _)| !a.contains(' ')) {
                 Some((a, rest)) => {
                     let (p, rest) = rest.split_once(':')?;
                     ev.port = p.parse().ok();
                     (a, rest)
                 }
-                None => r.split_once(": ")?,
+                None => r.split_once_short(": ")?,
             };
             set_addr(ev, addr);
             let rest = rest.trim_start();
-            ev.detail = Some(match rest.split_once(": ") {
+            ev.detail = Some(match rest.split_once_short(": ") {
                 Some((code, text)) if code.bytes().all(|b| b.is_ascii_digit()) => text,
                 _ => rest,
             });
@@ -257,7 +259,7 @@ fn parse_body<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
         "banner" => {
             let r = m.strip_prefix("banner exchange: Connection from ")?;
             ev.outcome = Some(Outcome::BadBanner);
-            let (where_, reason) = r.rsplit_once(": ").unwrap_or((r, ""));
+            let (where_, reason) = r.rsplit_once_short(": ").unwrap_or((r, ""));
             ev.detail = Some(reason);
             return user_addr_port(where_, ev);
         }
@@ -269,7 +271,7 @@ fn parse_body<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
             }
             let r = m.strip_prefix("Bad protocol version identification ")?;
             ev.outcome = Some(Outcome::BadBanner);
-            let i = r.rfind(" from ")?;
+            let i = r.rfind_short(" from ")?;
             ev.detail = Some(&r[..i]);
             return user_addr_port(&r[i + 6..], ev);
         }
@@ -277,8 +279,8 @@ fn parse_body<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
             let r = m.strip_prefix("Unable to negotiate ")?;
             ev.outcome = Some(Outcome::NegotiationFailed);
             if let Some(r) = r.strip_prefix("with ") {
-                let (where_, reason) = r.split_once(": ").unwrap_or((r, ""));
-                ev.detail = Some(reason.split(". Their offer").next().unwrap_or(reason));
+                let (where_, reason) = r.split_once_short(": ").unwrap_or((r, ""));
+                ev.detail = Some(reason.before_short(". Their offer"));
                 return user_addr_port(where_, ev);
             }
             ev.detail = Some(r);
@@ -301,12 +303,12 @@ fn parse_body<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
         "ssh_dispatch_run_fatal:" => {
             let r = m.strip_prefix("ssh_dispatch_run_fatal: Connection from ")?;
             ev.outcome = Some(Outcome::ProtocolError);
-            let (where_, reason) = r.split_once(": ").unwrap_or((r, ""));
+            let (where_, reason) = r.split_once_short(": ").unwrap_or((r, ""));
             ev.detail = Some(reason);
             return user_addr_port(where_, ev);
         }
         "Magic" => {
-            let i = m.rfind(" from ")?;
+            let i = m.rfind_short(" from ")?;
             ev.outcome = Some(Outcome::ProtocolError);
             ev.detail = Some(&m[..i]);
             return user_addr_port(&m[i + 6..], ev);
@@ -320,7 +322,7 @@ fn parse_body<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
             // `reverse mapping checking getaddrinfo for HOST [IP] failed - POSSIBLE BREAK-IN ATTEMPT!`
             let r = m.strip_prefix("reverse mapping checking getaddrinfo for ")?;
             ev.outcome = Some(Outcome::ReverseMappingFailed);
-            let (host, r) = r.split_once(" [")?;
+            let (host, r) = r.split_once_short(" [")?;
             let (ip, _) = r.split_once(']')?;
             ev.client_host = Some(host);
             set_addr(ev, ip);
@@ -329,7 +331,7 @@ fn parse_body<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
         "Address" => {
             // `Address IP maps to HOST, but this does not map back to the address - POSSIBLE BREAK-IN ATTEMPT!`
             let r = m.strip_prefix("Address ")?;
-            let (ip, r) = r.split_once(" maps to ")?;
+            let (ip, r) = r.split_once_short(" maps to ")?;
             ev.outcome = Some(Outcome::ReverseMappingFailed);
             set_addr(ev, ip);
             ev.client_host = r.split_once(',').map(|(h, _)| h);
@@ -338,10 +340,10 @@ fn parse_body<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
         "User" => {
             // `User root from 1.2.3.4 not allowed because ...` / `User root not allowed because ...`
             let r = m.strip_prefix("User ")?;
-            let (who, reason) = r.split_once(" not allowed because ")?;
+            let (who, reason) = r.split_once_short(" not allowed because ")?;
             ev.outcome = Some(Outcome::NotAllowed);
             ev.detail = Some(reason);
-            match who.split_once(" from ") {
+            match who.split_once_short(" from ") {
                 Some((u, a)) => {
                     ev.user = Some(u);
                     set_addr(ev, a);
@@ -360,7 +362,7 @@ fn parse_body<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
             // tcp wrappers: `refused connect from NAME (IP)`
             let r = m.strip_prefix("refused connect from ")?;
             ev.outcome = Some(Outcome::ConnectionRefused);
-            match r.rsplit_once(" (") {
+            match r.rsplit_once_short(" (") {
                 Some((host, ip)) => {
                     ev.client_host = Some(host);
                     set_addr(ev, ip.trim_end_matches(')'));
@@ -373,7 +375,7 @@ fn parse_body<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
             if m.ends_with("Connection reset by peer") {
                 ev.outcome = Some(Outcome::ConnectionReset);
                 if let Some(r) = m.strip_prefix("Read error from remote host ") {
-                    set_addr(ev, r.split(": ").next().unwrap_or(r));
+                    set_addr(ev, r.before_short(": "));
                 }
                 return Some(());
             }
@@ -387,7 +389,7 @@ fn parse_body<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
         "PAM:" => return pam_error(&m[4..], ev),
         "PAM" => {
             ev.outcome = Some(Outcome::PamSummary);
-            if m.contains("more authentication failure") {
+            if m.contains_short("more authentication failure") {
                 pam_kv(m, ev);
             }
             return Some(());
@@ -395,15 +397,15 @@ fn parse_body<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
         "Close" => {
             let r = m.strip_prefix("Close session: user ")?;
             ev.outcome = Some(Outcome::SessionClosed);
-            let r = r.split(" id ").next().unwrap_or(r);
+            let r = r.before_short(" id ");
             return user_from(r, ev);
         }
         "Starting" => {
             // `Starting session: shell on pts/0 for alice from 192.0.2.1 port 50000 id 0`
             let r = m.strip_prefix("Starting session: ")?;
             ev.outcome = Some(Outcome::SessionOpened);
-            let r = r.split_once(" for ")?.1;
-            let r = r.split(" id ").next().unwrap_or(r);
+            let r = r.split_once_short(" for ")?.1;
+            let r = r.before_short(" id ");
             return user_from(r, ev);
         }
         "Authentication" => {
@@ -425,7 +427,7 @@ fn auth_result<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
         "Failed" => Outcome::Failed,
         _ => Outcome::Postponed,
     });
-    let (method, r) = r.split_once(" for ")?;
+    let (method, r) = r.split_once_short(" for ")?;
     if method.contains(' ') {
         return None;
     }
@@ -433,7 +435,7 @@ fn auth_result<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
     let r = strip_invalid(r, ev);
     let (user, tail) = locate_source(r)?;
     ev.user = Some(user);
-    let (where_, key) = match tail.split_once(": ") {
+    let (where_, key) = match tail.split_once_short(": ") {
         Some((w, k)) => (w, Some(k)),
         None => (tail, None),
     };
@@ -471,7 +473,7 @@ fn locate_source(r: &str) -> Option<(&str, &str)> {
         return Some(("", t));
     }
     let mut start = 0;
-    while let Some(i) = r[start..].find(" from ") {
+    while let Some(i) = r[start..].find_short(" from ") {
         let at = start + i;
         let t = &r[at + 6..];
         if tail_fits(t) {
@@ -513,7 +515,7 @@ fn user_from<'a>(r: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
 /// ` port N` (or the last token), whatever precedes it is the user part.
 fn user_addr_port<'a>(r: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
     let r = r.trim_end();
-    let (head, port) = match r.rsplit_once(" port ") {
+    let (head, port) = match r.rsplit_once_short(" port ") {
         Some((h, p)) if p.parse::<u16>().is_ok() => (h, p.parse::<u16>().ok()),
         _ => (r, None),
     };
@@ -531,7 +533,7 @@ fn user_addr_port<'a>(r: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
             .iter()
             .find_map(|q| p.strip_prefix(q))
             .inspect(|_| ev.invalid_user = true)
-            .or_else(|| p.split_once("user ").map(|(_, u)| u));
+            .or_else(|| p.split_once_short("user ").map(|(_, u)| u));
         ev.user = user.or(ev.user);
     }
     Some(())
@@ -553,7 +555,7 @@ fn set_addr<'a>(ev: &mut SshEvent<'a>, addr: &'a str) {
 /// `PAM: Authentication failure for [illegal user ]X from HOST[ via IP]` and friends.
 fn pam_error<'a>(r: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
     let r = r.trim_start();
-    let i = r.find(" for ")?;
+    let i = r.find_short(" for ")?;
     let reason = &r[..i];
     let lower_ok = reason.eq_ignore_ascii_case("authentication failure")
         || reason.eq_ignore_ascii_case("authentication error")
@@ -566,7 +568,7 @@ fn pam_error<'a>(r: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
     ev.detail = Some(reason);
     let r = &r[i + 5..];
     let r = strip_invalid(r, ev);
-    let (user, addr) = match r.rsplit_once(" from ") {
+    let (user, addr) = match r.rsplit_once_short(" from ") {
         Some(x) => x,
         None => {
             ev.user = Some(r);
@@ -574,7 +576,7 @@ fn pam_error<'a>(r: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
         }
     };
     ev.user = Some(user);
-    let addr = addr.split(" via ").next().unwrap_or(addr).trim();
+    let addr = addr.before_short(" via ").trim();
     set_addr(ev, addr);
     Some(())
 }
@@ -584,7 +586,7 @@ fn pam_line<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
     let body = if let Some(r) = m.strip_prefix("(pam_unix) ") {
         r
     } else if m.starts_with("pam_") {
-        let (module, r) = m.split_once(": ")?;
+        let (module, r) = m.split_once_short(": ")?;
         if !module.starts_with("pam_unix") {
             return None;
         }
@@ -608,7 +610,7 @@ fn pam_line<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
     }
     if let Some(r) = body.strip_prefix("session opened for user ") {
         ev.outcome = Some(Outcome::SessionOpened);
-        ev.user = Some(pam_user(r.split(" by ").next().unwrap_or(r)));
+        ev.user = Some(pam_user(r.before_short(" by ")));
         return Some(());
     }
     if let Some(r) = body.strip_prefix("session closed for user ") {
@@ -616,7 +618,7 @@ fn pam_line<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
         ev.user = Some(pam_user(r));
         return Some(());
     }
-    if body.contains("more authentication failure") {
+    if body.contains_short("more authentication failure") {
         ev.outcome = Some(Outcome::PamSummary);
         pam_kv(body, ev);
         return Some(());

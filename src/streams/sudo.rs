@@ -4,6 +4,8 @@
 //! a refusal puts the reason before the key/value list (`3 incorrect password attempts ; TTY=...`).
 //! `COMMAND=` is always last and may itself contain ` ; `, so it takes the rest of the line.
 
+use super::ShortPattern;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// sudo ran (or su switched to) the target user.
@@ -123,7 +125,7 @@ pub fn parse(message: &str) -> Option<SudoEvent<'_>> {
     if m.starts_with("pam_") {
         return pam(Tool::Sudo, m);
     }
-    let (user, rest) = m.split_once(" : ")?;
+    let (user, rest) = m.split_once_short(" : ")?;
     let user = user.trim();
     if user.is_empty() || user.contains(' ') {
         return None;
@@ -138,7 +140,7 @@ pub fn parse(message: &str) -> Option<SudoEvent<'_>> {
             seen_kv = true;
             break;
         }
-        let (seg, next) = rest.split_once(" ; ").unwrap_or((rest, ""));
+        let (seg, next) = rest.split_once_short(" ; ").unwrap_or((rest, ""));
         rest = next;
         let seg = seg.trim();
         match seg.split_once('=') {
@@ -165,14 +167,14 @@ pub fn parse(message: &str) -> Option<SudoEvent<'_>> {
 }
 
 fn refusal(reason: &str, attempts: &mut Option<u32>) -> Outcome {
-    if reason.contains("incorrect password attempt") {
+    if reason.contains_short("incorrect password attempt") {
         *attempts = reason.split(' ').next().and_then(|n| n.parse().ok());
         Outcome::IncorrectPassword
-    } else if reason.contains("NOT in sudoers") {
+    } else if reason.contains_short("NOT in sudoers") {
         Outcome::NotInSudoers
-    } else if reason.contains("command not allowed") {
+    } else if reason.contains_short("command not allowed") {
         Outcome::CommandNotAllowed
-    } else if reason.contains("a password is required") {
+    } else if reason.contains_short("a password is required") {
         Outcome::PasswordRequired
     } else {
         Outcome::Denied
@@ -182,7 +184,7 @@ fn refusal(reason: &str, attempts: &mut Option<u32>) -> Outcome {
 /// `pam_unix(sudo:session): session opened for user root by alice(uid=0)`,
 /// `pam_unix(sudo:auth): authentication failure; logname=alice uid=1000 ... ruser=alice rhost=  user=alice`.
 fn pam(tool: Tool, m: &str) -> Option<SudoEvent<'_>> {
-    let (module, body) = m.split_once(": ")?;
+    let (module, body) = m.split_once_short(": ")?;
     if !module.starts_with("pam_unix") {
         return None;
     }
@@ -198,7 +200,7 @@ fn name(s: &str) -> Option<&str> {
 fn pam_body(tool: Tool, body: &str) -> Option<SudoEvent<'_>> {
     if let Some(r) = body.strip_prefix("session opened for user ") {
         let mut ev = event(tool, Outcome::SessionOpened);
-        let (target, by) = r.split_once(" by ").unwrap_or((r, ""));
+        let (target, by) = r.split_once_short(" by ").unwrap_or((r, ""));
         ev.target_user = name(target);
         ev.user = name(by);
         return Some(ev);
@@ -257,8 +259,8 @@ pub fn parse_su(message: &str) -> Option<SudoEvent<'_>> {
         (Outcome::AuthFailure, r)
     } else if let Some(r) = m.strip_prefix("failed: ") {
         // `failed: ttyq4 changing from ldap to root`
-        let (tty, r) = r.split_once(" changing from ")?;
-        let (user, target) = r.split_once(" to ")?;
+        let (tty, r) = r.split_once_short(" changing from ")?;
+        let (user, target) = r.split_once_short(" to ")?;
         let mut ev = event(Tool::Su, Outcome::AuthFailure);
         (ev.tty, ev.user, ev.target_user) = (Some(tty), Some(user), Some(target));
         return Some(ev);
@@ -273,13 +275,13 @@ pub fn parse_su(message: &str) -> Option<SudoEvent<'_>> {
         (Outcome::Allowed, m)
     };
     let mut ev = event(Tool::Su, outcome);
-    let (who, tty) = r.rsplit_once(" on ")?;
+    let (who, tty) = r.rsplit_once_short(" on ")?;
     ev.tty = Some(tty);
     if let Some(r) = who.strip_prefix("(to ") {
-        let (target, user) = r.split_once(") ")?;
+        let (target, user) = r.split_once_short(") ")?;
         (ev.user, ev.target_user) = (Some(user), Some(target));
     } else {
-        let (user, target) = who.split_once(" to ")?;
+        let (user, target) = who.split_once_short(" to ")?;
         if user.contains(' ') || target.contains(' ') {
             return None;
         }
