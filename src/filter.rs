@@ -197,7 +197,7 @@ impl Engine {
                 false => known.iter().find(|m| m.key_is(text, key)).copied(),
             };
             let Some(m) = found else { continue };
-            let Some(inner) = json::as_str(text, m.value) else { continue };
+            let Some(inner) = m.value_str(text) else { continue };
             let inner_text = inner.trim();
             if !inner_text.starts_with('{') {
                 continue;

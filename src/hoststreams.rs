@@ -20,7 +20,7 @@
 use crate::config::Config;
 use crate::ecs::Ecs;
 use crate::identity::Identity;
-use crate::json::{self, Edits, Member, Span};
+use crate::json::{self, Edits, Member};
 use crate::streams::ShortPattern;
 use crate::streams::auditd::{self, AuditLine, AuditRecord, AuditdFilter};
 use crate::streams::bruteforce::BruteForce;
@@ -68,17 +68,17 @@ pub struct HostStreams {
 /// The members a host stream can come in, found in one pass.
 #[derive(Default)]
 struct Shape {
-    log: Option<Span>,
-    message: Option<Span>,
-    exec: Option<Span>,
-    ident: Option<Span>,
+    log: Option<Member>,
+    message: Option<Member>,
+    exec: Option<Member>,
+    ident: Option<Member>,
     /// `SYSLOG_IDENTIFIER`, else `_COMM` / `COMM`.
-    journal_ident: Option<Span>,
-    journal_comm: Option<Span>,
-    journal_message: Option<Span>,
-    host: Option<Span>,
-    pid: Option<Span>,
-    record: Option<Span>,
+    journal_ident: Option<Member>,
+    journal_comm: Option<Member>,
+    journal_message: Option<Member>,
+    host: Option<Member>,
+    pid: Option<Member>,
+    record: Option<Member>,
 }
 
 impl Shape {
@@ -105,18 +105,18 @@ impl Shape {
                 "_COMM" | "COMM" => &mut shape.journal_comm,
                 "MESSAGE" => &mut shape.journal_message,
                 "host" | "_HOSTNAME" | "HOSTNAME" => {
-                    shape.host.get_or_insert(m.value);
+                    shape.host.get_or_insert(m);
                     continue;
                 }
                 "pid" | "_PID" | "PID" => {
-                    shape.pid.get_or_insert(m.value);
+                    shape.pid.get_or_insert(m);
                     continue;
                 }
                 "record" => &mut shape.record,
                 _ => continue,
             };
             if slot.is_none() {
-                *slot = Some(m.value);
+                *slot = Some(m);
                 any = true;
             }
         }
@@ -187,12 +187,12 @@ impl HostStreams {
         }
         let shape = Shape::read(text, start, known)?;
         let mut out = Out { edits, review, actor, ecs };
-        let string = |span: Option<Span>| span.and_then(|s| json::as_str(text, s));
-        let value = |span: Option<Span>| {
-            span.and_then(|s| match json::as_str(text, s) {
+        let string = |m: Option<Member>| m.and_then(|m| m.value_str(text));
+        let value = |m: Option<Member>| {
+            m.and_then(|m| match m.value_str(text) {
                 Some(v) => Some(v),
                 None => {
-                    let raw = s.of(text);
+                    let raw = m.value.of(text);
                     raw.bytes().all(|b| b.is_ascii_digit()).then_some(Cow::Borrowed(raw))
                 }
             })
@@ -213,8 +213,8 @@ impl HostStreams {
                 return Some(v);
             }
         }
-        for span in [shape.log, shape.message] {
-            if let Some(line) = string(span)
+        for member in [shape.log, shape.message] {
+            if let Some(line) = string(member)
                 && let Some(v) = self.line(&line, time_sec, identity, &mut out)
             {
                 return Some(v);
@@ -232,7 +232,7 @@ impl HostStreams {
                 return Some(v);
             }
         }
-        if let Some(record) = shape.record
+        if let Some(record) = shape.record.map(|m| m.value)
             && self.pgaudit
             && record.of(text).starts_with('{')
             && let Ok(Some(m)) = json::find_member(text, record.start, "message")
@@ -327,29 +327,31 @@ impl HostStreams {
     }
 
     fn ssh(&mut self, e: &ssh::SshEvent, origin: &Origin, time_sec: u32, identity: &Identity, out: &mut Out) {
-        let mut o = Object::new(160);
-        o.str("outcome", e.outcome().as_str());
-        o.opt_str("user", e.user);
-        if e.invalid_user {
-            o.bool("invalid_user", true);
-        }
-        o.opt_str("source_ip", e.ip);
-        o.opt_str("source_host", e.client_host);
-        if let Some(p) = e.port {
-            o.int("port", u64::from(p));
-        }
-        o.opt_str("method", e.method);
-        o.opt_str("key_type", e.key_type);
-        o.opt_str("fingerprint", e.fingerprint);
-        if e.preauth {
-            o.bool("preauth", true);
-        }
-        o.opt_str("detail", e.detail);
-        if e.repeat > 1 {
-            o.int("repeat", u64::from(e.repeat));
-        }
-        o.origin(origin);
-        out.edits.append("ssh", &o.finish());
+        out.edits.append_with("ssh", |buf| {
+            let mut o = Object::new(buf);
+            o.str("outcome", e.outcome().as_str());
+            o.opt_str("user", e.user);
+            if e.invalid_user {
+                o.bool("invalid_user", true);
+            }
+            o.opt_str("source_ip", e.ip);
+            o.opt_str("source_host", e.client_host);
+            if let Some(p) = e.port {
+                o.int("port", u64::from(p));
+            }
+            o.opt_str("method", e.method);
+            o.opt_str("key_type", e.key_type);
+            o.opt_str("fingerprint", e.fingerprint);
+            if e.preauth {
+                o.bool("preauth", true);
+            }
+            o.opt_str("detail", e.detail);
+            if e.repeat > 1 {
+                o.int("repeat", u64::from(e.repeat));
+            }
+            o.origin(origin);
+            o.finish();
+        });
 
         let outcome = e.outcome();
         if e.is_failure() || e.invalid_user {
@@ -462,20 +464,22 @@ fn person_for_key<'i>(identity: &'i Identity, fingerprint: &str) -> Option<&'i s
 }
 
 fn sudo_fields(e: &SudoEvent, origin: &Origin, out: &mut Out) {
-    let mut o = Object::new(160);
-    o.str("tool", if e.tool == Tool::Sudo { "sudo" } else { "su" });
-    o.str("outcome", e.outcome.as_str());
-    o.opt_str("user", e.user);
-    o.opt_str("target_user", e.target_user);
-    o.opt_str("command", e.command);
-    o.opt_str("tty", e.tty);
-    o.opt_str("pwd", e.pwd);
-    o.opt_str("reason", e.reason);
-    if let Some(n) = e.attempts {
-        o.int("attempts", u64::from(n));
-    }
-    o.origin(origin);
-    out.edits.append("sudo", &o.finish());
+    out.edits.append_with("sudo", |buf| {
+        let mut o = Object::new(buf);
+        o.str("tool", if e.tool == Tool::Sudo { "sudo" } else { "su" });
+        o.str("outcome", e.outcome.as_str());
+        o.opt_str("user", e.user);
+        o.opt_str("target_user", e.target_user);
+        o.opt_str("command", e.command);
+        o.opt_str("tty", e.tty);
+        o.opt_str("pwd", e.pwd);
+        o.opt_str("reason", e.reason);
+        if let Some(n) = e.attempts {
+            o.int("attempts", u64::from(n));
+        }
+        o.origin(origin);
+        o.finish();
+    });
     if let Some(ecs) = out.ecs.as_deref_mut() {
         ecs.action.push_str(if e.tool == Tool::Sudo { "sudo" } else { "su" });
         ecs.outcome = if e.is_failure() { "failure" } else { "success" };
@@ -491,50 +495,52 @@ fn sudo_fields(e: &SudoEvent, origin: &Origin, out: &mut Out) {
 }
 
 fn auditd_fields(rec: &AuditRecord, origin: &Origin, out: &mut Out) {
-    let mut o = Object::new(64 + rec.fields.len() * 16);
-    o.str("type", &rec.record_type);
-    if !rec.timestamp.is_empty() {
-        o.str("time", rec.timestamp);
-    }
-    o.int("serial", rec.serial);
-    o.opt_str("node", rec.node.or(origin.host.as_deref()));
-    // Each well-known field once, under its own name, in line order.
-    let mut seen: u64 = 0;
-    for (k, v) in &rec.fields {
-        if let Some(i) = auditd::OUTPUT_KEYS.iter().position(|n| n == k)
-            && i < 64
-            && seen & (1 << i) == 0
-        {
-            seen |= 1 << i;
-            o.str(k, v);
+    out.edits.append_with("auditd", |buf| {
+        let mut o = Object::new(buf);
+        o.str("type", &rec.record_type);
+        if !rec.timestamp.is_empty() {
+            o.str("time", rec.timestamp);
         }
-    }
-    if !rec.argv.is_empty() {
-        o.key("argv");
-        o.buf.push(b'[');
-        for (i, a) in rec.argv.iter().enumerate() {
-            if i > 0 {
-                o.buf.push(b',');
+        o.int("serial", rec.serial);
+        o.opt_str("node", rec.node.or(origin.host.as_deref()));
+        // Each well-known field once, under its own name, in line order.
+        let mut seen: u64 = 0;
+        for (k, v) in &rec.fields {
+            if let Some(i) = auditd::OUTPUT_KEYS.iter().position(|n| n == k)
+                && i < 64
+                && seen & (1 << i) == 0
+            {
+                seen |= 1 << i;
+                o.str(k, v);
             }
-            json::write_str(&mut o.buf, a);
         }
-        o.buf.push(b']');
-        o.key("command");
-        o.buf.push(b'"');
-        for (i, a) in rec.argv.iter().enumerate() {
-            if i > 0 {
-                o.buf.push(b' ');
+        if !rec.argv.is_empty() {
+            o.key("argv");
+            o.buf.push(b'[');
+            for (i, a) in rec.argv.iter().enumerate() {
+                if i > 0 {
+                    o.buf.push(b',');
+                }
+                json::write_str(o.buf, a);
             }
-            // Written as one string: each part escaped without its quotes.
-            let mut part = Vec::with_capacity(a.len() + 2);
-            json::write_str(&mut part, a);
-            o.buf.extend_from_slice(&part[1..part.len() - 1]);
+            o.buf.push(b']');
+            o.key("command");
+            o.buf.push(b'"');
+            for (i, a) in rec.argv.iter().enumerate() {
+                if i > 0 {
+                    o.buf.push(b' ');
+                }
+                // Written as one string: each part escaped without its quotes.
+                let mut part = Vec::with_capacity(a.len() + 2);
+                json::write_str(&mut part, a);
+                o.buf.extend_from_slice(&part[1..part.len() - 1]);
+            }
+            o.buf.push(b'"');
+        } else if let Some(p) = rec.get("proctitle") {
+            o.str("command", p);
         }
-        o.buf.push(b'"');
-    } else if let Some(p) = rec.get("proctitle") {
-        o.str("command", p);
-    }
-    out.edits.append("auditd", &o.finish());
+        o.finish();
+    });
     // A failed login, authentication or account check.
     if matches!(&*rec.record_type, "USER_LOGIN" | "USER_AUTH" | "USER_ACCT" | "USER_ERR")
         && rec.get("res").is_some_and(|r| r.starts_with("fail"))
@@ -544,39 +550,44 @@ fn auditd_fields(rec: &AuditRecord, origin: &Origin, out: &mut Out) {
 }
 
 fn pgaudit_fields(rec: &PgAuditRecord, origin: &Origin, out: &mut Out) {
-    let mut o = Object::new(96 + rec.statement.len());
-    o.str("audit_type", rec.audit_type);
-    o.int("statement_id", rec.statement_id);
-    o.int("substatement_id", rec.substatement_id);
-    o.str("class", rec.class);
-    o.str("command", rec.command);
-    o.opt_str("object_type", rec.object_type);
-    o.opt_str("object_name", rec.object_name.as_deref());
-    o.str("statement", &rec.statement);
-    o.opt_str("parameter", rec.parameter.as_deref());
-    if let Some(r) = rec.rows {
-        o.int("rows", r);
-    }
-    o.opt_str("db_user", rec.db_user);
-    o.origin(origin);
-    out.edits.append("pgaudit", &o.finish());
+    out.edits.append_with("pgaudit", |buf| {
+        let mut o = Object::new(buf);
+        o.str("audit_type", rec.audit_type);
+        o.int("statement_id", rec.statement_id);
+        o.int("substatement_id", rec.substatement_id);
+        o.str("class", rec.class);
+        o.str("command", rec.command);
+        o.opt_str("object_type", rec.object_type);
+        o.opt_str("object_name", rec.object_name.as_deref());
+        o.str("statement", &rec.statement);
+        o.opt_str("parameter", rec.parameter.as_deref());
+        if let Some(r) = rec.rows {
+            o.int("rows", r);
+        }
+        o.opt_str("db_user", rec.db_user);
+        o.origin(origin);
+        o.finish();
+    });
 }
 
 /// A JSON object written member by member.
-struct Object {
-    buf: Vec<u8>,
+struct Object<'b> {
+    buf: &'b mut Vec<u8>,
+    /// Just past the opening brace: a member before this one needs a comma.
+    opened: usize,
 }
 
-impl Object {
-    fn new(capacity: usize) -> Object {
-        let mut buf = Vec::with_capacity(capacity);
+impl<'b> Object<'b> {
+    /// Starts an object at the end of `buf` (written in place: no buffer of its own).
+    fn new(buf: &'b mut Vec<u8>) -> Object<'b> {
         buf.push(b'{');
-        Object { buf }
+        let opened = buf.len();
+        Object { buf, opened }
     }
 
     /// Member names are ours: plain ASCII, nothing to escape.
     fn key(&mut self, name: &str) {
-        if self.buf.len() > 1 {
+        if self.buf.len() > self.opened {
             self.buf.push(b',');
         }
         self.buf.push(b'"');
@@ -586,7 +597,7 @@ impl Object {
 
     fn str(&mut self, name: &str, value: &str) {
         self.key(name);
-        json::write_str(&mut self.buf, value);
+        json::write_str(self.buf, value);
     }
 
     fn opt_str(&mut self, name: &str, value: Option<&str>) {
@@ -597,7 +608,7 @@ impl Object {
 
     fn int(&mut self, name: &str, value: u64) {
         self.key(name);
-        write_u64(&mut self.buf, value);
+        write_u64(self.buf, value);
     }
 
     fn bool(&mut self, name: &str, value: bool) {
@@ -617,9 +628,8 @@ impl Object {
         self.opt_str("syslog_time", origin.syslog_time);
     }
 
-    fn finish(mut self) -> Vec<u8> {
+    fn finish(self) {
         self.buf.push(b'}');
-        self.buf
     }
 }
 

@@ -73,6 +73,15 @@ impl Member {
         let raw = self.key.of(text);
         if self.key_plain { raw == name } else { unescape(raw) == name }
     }
+
+    /// The value as a string, decoded (borrowed as it lies when the walk found it plain);
+    /// `None` if it is not a string.
+    pub fn value_str<'t>(&self, text: &'t str) -> Option<Cow<'t, str>> {
+        if self.value_plain {
+            return Some(Cow::Borrowed(&text[self.value.start + 1..self.value.end - 1]));
+        }
+        as_str(text, self.value)
+    }
 }
 
 /// A short name (at most 16 bytes) packed into two integers and its length.
@@ -1403,6 +1412,18 @@ mod tests {
         edits.change("d", Change::EditItems(item));
         edits.append("c", b"\"new\"");
         assert_eq!(rewrite(text, &edits), r#"{"b":{"x":1},"d":[{"n":2},{},7],"c":"new"}"#);
+    }
+
+    #[test]
+    fn member_strings_read_as_decoded() {
+        let text = r#"{"a":"plain","b":"tab\there","c":"d\u00e9j\u00e0","d":"déjà","e":12,"f":{"g":"x"},"h":""}"#;
+        let mut walk = Members::new(text, 0).unwrap();
+        let mut plain = Vec::new();
+        while let Some(m) = walk.next_member().unwrap() {
+            assert_eq!(m.value_str(text), as_str(text, m.value), "{}", m.key.of(text));
+            plain.push(m.value_plain);
+        }
+        assert_eq!(plain, [true, false, false, false, false, false, true]);
     }
 
     #[test]
