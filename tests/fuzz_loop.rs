@@ -179,7 +179,11 @@ fn config_properties_hold() {
 #[test]
 fn the_checks_reject_bad_replies() {
     assert!(props::is_json_object(br#"{"a":[1,{"b":null}]}"#));
+    assert!(props::is_json_object(br#" {"code":2E6666666666666666666666666666600} "#));
     assert!(!props::is_json_object(br#"{"a":1"#));
+    assert!(!props::is_json_object(br#"{"a":1}x"#));
+    assert!(!props::is_json_object(br#"{"a":01}"#));
+    assert!(!props::is_json_object(b"{\"a\":\"\xff\"}"));
     assert!(!props::is_json_object(b"[1]"));
     assert!(props::is_one_msgpack_value(&[0x82, 0xa1, b'a', 0x01, 0xa1, b'b', 0x90]));
     assert!(!props::is_one_msgpack_value(&[0x82, 0xa1, b'a', 0x01]));
@@ -248,6 +252,8 @@ fn write_fuzz_seeds() {
             event(&format!(r#","requestObject":{{"a":{}{}}}"#, "[".repeat(300), "]".repeat(300))).into_bytes(),
         ),
         ("event-in-log", wrap(&event("")).to_vec()),
+        // JSON, though no f64 holds the number: carried as written when the event is unwrapped.
+        ("event-in-log-huge-number", wrap(&event("").replace(":200}", ":2E6666666666666666666666666666600}"))),
     ];
     for (name, bytes) in hostile {
         json.push((format!("hostile-{name}"), bytes));

@@ -6,8 +6,8 @@
 //! - a drop (empty reply) happens only when the `dropped` counter says a rule asked for it;
 //! - a record that is not rewritten comes back byte for byte (counted as unchanged or as
 //!   passed through, with a reason);
-//! - a rewritten record is a JSON object whenever the input was one (checked with
-//!   serde_json, without its recursion limit), and is at most [`json_bound`] bytes.
+//! - a rewritten record is a JSON object whenever the input was one (its grammar checked
+//!   with serde_json, without its recursion limit), and is at most [`json_bound`] bytes.
 //!
 //! msgpack mode (`Event_Format msgpack`):
 //! - the reply never holds a 0x00 byte (Fluent Bit reads it with `strlen`);
@@ -216,10 +216,13 @@ pub fn check_config(data: &[u8]) {
 
 /// One JSON object, read by serde_json without a recursion limit (on a grown stack).
 pub fn is_json_object(bytes: &[u8]) -> bool {
+    // The grammar only (`IgnoredAny`): a number of any size is JSON (RFC 8259) and is
+    // carried as written, though no f64 holds `2E666…`, which a `Value` would refuse.
+    let opens_object = bytes.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r')) == Some(&b'{');
     let mut de = serde_json::Deserializer::from_slice(bytes);
     de.disable_recursion_limit();
-    let de = serde_stacker::Deserializer::new(&mut de);
-    matches!(<serde_json::Value as serde::Deserialize>::deserialize(de), Ok(v) if v.is_object())
+    let value = <serde::de::IgnoredAny as serde::Deserialize>::deserialize(serde_stacker::Deserializer::new(&mut de));
+    opens_object && std::str::from_utf8(bytes).is_ok() && value.is_ok() && de.end().is_ok()
 }
 
 /// Exactly one well-formed msgpack value and nothing after it (iterative).
