@@ -168,12 +168,19 @@ impl Engine {
         if record.get(start) == Some(&b'{') {
             match self.kube_event(record, start, record.len(), None, out) {
                 Ok(Some(outcome)) => return outcome,
-                // Not an audit event, and its structure has been walked already; when the
-                // walk went to the end, its member list serves the rest (no second walk).
+                // Not an audit event. When the walk went to its end, the object is checked
+                // and its member list serves the rest (no second walk); what follows the
+                // object must be whitespace.
                 Ok(None) if self.kubeaudit.is_some() => {
-                    walked = Some(start);
                     let Scratch { members, record_members, .. } = &mut self.scratch;
                     std::mem::swap(members, record_members);
+                    if let Some(last) = record_members.last() {
+                        let after = json::skip_ws(record, last.value.end) + 1;
+                        if !record[after..].iter().all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
+                            return Outcome::PassThrough(PassReason::NotJson);
+                        }
+                        walked = Some(start);
+                    }
                 }
                 Ok(None) => {}
                 Err(reason) => return Outcome::PassThrough(reason),

@@ -160,8 +160,9 @@ fn scan_string(b: &[u8], pos: usize) -> Result<(usize, bool)> {
 }
 
 /// [`scan_string`] for a key at `pos`, which also returns its [`Name`] when it is plain and
-/// at most 16 bytes long (most keys) with 16 bytes readable after its opening quote: the
-/// two words the scan loads are the name, and no loop is entered.
+/// at most 16 bytes long (most keys) and the 16 bytes after its opening quote (17 for a
+/// 16-byte key, with its closing quote) are readable: the two words the scan loads are the
+/// name, and no loop is entered.
 #[inline(always)]
 fn scan_key(b: &[u8], pos: usize) -> Result<(usize, bool, Option<Name>)> {
     if let Some(c) = b.get(pos + 1..pos + 17) {
@@ -492,6 +493,17 @@ impl<'t> Members<'t> {
         self.finished.then_some(self.pos)
     }
 
+    /// Checks that what follows the member just read is `,` or `}`: for a caller that
+    /// stops after it, so that the member is known to end where the grammar says.
+    pub fn check_separator(&self) -> Result<()> {
+        let i = skip_ws(self.b, self.pos);
+        match self.b.get(i) {
+            Some(b',' | b'}') => Ok(()),
+            Some(_) => Err(JsonError::Unexpected(i)),
+            None => Err(JsonError::Truncated),
+        }
+    }
+
     pub fn next_member(&mut self) -> Result<Option<Member>> {
         let Some(KeyAt { key, plain: key_plain, value_start, .. }) = self.next_key()? else { return Ok(None) };
         let (value_end, value_plain) = scan_value(self.b, value_start)?;
@@ -817,7 +829,8 @@ pub enum Change {
 /// output never holds a key twice.
 ///
 /// Keys (as JSON string literals) and raw values live in one buffer that [`Edits::clear`]
-/// keeps: edits reused from record to record allocate nothing once it has grown.
+/// keeps: edits reused from record to record allocate nothing once it has grown (nested
+/// edits, for dotted field names, are made anew).
 #[derive(Debug, Default)]
 pub struct Edits {
     bytes: Vec<u8>,

@@ -88,7 +88,9 @@ impl EventMembers {
             all.push(m);
             self.take(name, m);
             if enough(self) {
-                return Ok(());
+                // Stopping here: the member just read must still be followed by what JSON
+                // allows, or no decision rests on it.
+                return walk.check_separator();
             }
         }
     }
@@ -370,6 +372,9 @@ impl KubeAudit {
         // the whole member list.
         e.absorb(&mut walk, all, |_| false).map_err(|_| PassReason::NotJson)?;
         let end = walk.end().ok_or(PassReason::NotJson)?;
+        // The decision may have been made before `responseStatus` was reached (the
+        // apiserver writes it after `objectRef`): its code is read now, for the flags.
+        let code = code.or_else(|| raw(b, e.code).and_then(status_code));
         // From here on the strings are read as text.
         let text_field = |m: Option<Member>| m.and_then(|m| json::as_str(text, m.value)).unwrap_or_default();
         let (username, verb) = (text_field(e.username), text_field(e.verb));

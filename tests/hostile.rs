@@ -92,18 +92,28 @@ fn truncated_events() {
     assert_passes(&mut h, cut, "not_json");
     canary.check(&mut h, "an event cut before its decision");
     // Invalid among the members the decision reads (a bare word, a trailing comma in the
-    // user's groups, a number with a leading zero in objectRef): the walk that reads them
-    // checks them,
+    // user's groups, a number with a leading zero in objectRef, text or no comma after the
+    // last of them): the walk that reads them checks them,
     // so a rule's drop never rests on text that is not JSON.
     for (valid, invalid) in [
         (r#""level":"RequestResponse""#, r#""level":RequestResponse"#),
         (r#""system:authenticated"]"#, r#""system:authenticated",]"#),
         (r#""apiVersion":"v1"}"#, r#""apiVersion":01}"#),
+        // Right after the member the decision is made on: text, or a missing comma.
+        (r#""apiVersion":"v1"},"#, r#""apiVersion":"v1"} x,"#),
+        (r#""apiVersion":"v1"},"#, r#""apiVersion":"v1"} "#),
     ] {
         let bad = dropped.replacen(valid, invalid, 1);
         assert_ne!(bad, dropped, "{invalid}");
         assert_passes(&mut h, bad.as_bytes(), "not_json");
         canary.check(&mut h, invalid);
+    }
+    // Text after the object, around an event carried in `log`: not JSON, passes through.
+    let wrapped = format!(r#"{{"log":{}}}"#, serde_json::to_string(&kept_event("")).unwrap());
+    assert!(matches!(json(&mut h, &wrapped), Fate::Kept(_)));
+    for junk in [" x", "{}", r#","kubernetes":{}}"#] {
+        assert_passes(&mut h, format!("{wrapped}{junk}").as_bytes(), "not_json");
+        canary.check(&mut h, junk);
     }
 }
 

@@ -126,9 +126,9 @@ impl FromIterator<Stage> for StageSet {
 
 /// The request an audit event records, as the apiserver's authorizer sees it.
 ///
-/// Values are bytes: an event's strings are matched where they lie in the record, with
-/// no UTF-8 check of each (the policy's own strings are UTF-8, so equal bytes are the same
-/// text).
+/// Values are bytes: an event's plain strings (ASCII, no escapes) are matched where they
+/// lie in the record, with no UTF-8 check of each; others are decoded first. The policy's
+/// own strings are UTF-8, so equal bytes are the same text.
 pub struct Attributes<'a> {
     pub username: &'a [u8],
     pub groups: &'a [&'a [u8]],

@@ -17,8 +17,8 @@ pub mod syslog;
 /// Substring search for the short ASCII separators the line parsers cut at (`" port "`,
 /// `": "`). `str::find` with a `&str` pattern sets up a Two-Way searcher on every call, which
 /// costs more in the interpreter than these lines are long; this scans for the first byte
-/// eight bytes at a time and compares the rest where it is found. The pattern must be
-/// non-empty ASCII, so that every match starts and ends on a character boundary.
+/// eight bytes at a time and compares the rest where it is found. The pattern must be ASCII,
+/// so that every match starts and ends on a character boundary.
 pub trait ShortPattern {
     fn find_short(&self, pat: &str) -> Option<usize>;
     fn rfind_short(&self, pat: &str) -> Option<usize>;
@@ -33,9 +33,9 @@ pub trait ShortPattern {
 
 impl ShortPattern for str {
     fn find_short(&self, pat: &str) -> Option<usize> {
-        debug_assert!(!pat.is_empty() && pat.is_ascii());
+        debug_assert!(pat.is_ascii());
         let (h, p) = (self.as_bytes(), pat.as_bytes());
-        let (&first, rest) = p.split_first()?;
+        let Some((&first, rest)) = p.split_first() else { return Some(0) };
         let last_start = h.len().checked_sub(p.len())?;
         let mut from = 0;
         while let Some(i) = find_byte(h, first, from).filter(|&i| i <= last_start) {
@@ -48,9 +48,10 @@ impl ShortPattern for str {
     }
 
     fn rfind_short(&self, pat: &str) -> Option<usize> {
-        debug_assert!(!pat.is_empty() && pat.is_ascii());
+        debug_assert!(pat.is_ascii());
         let (h, p) = (self.as_bytes(), pat.as_bytes());
-        (0..=h.len().checked_sub(p.len())?).rev().find(|&i| h[i] == p[0] && h[i..i + p.len()] == *p)
+        let Some(&first) = p.first() else { return Some(h.len()) };
+        (0..=h.len().checked_sub(p.len())?).rev().find(|&i| h[i] == first && h[i..i + p.len()] == *p)
     }
 
     fn split_once_short(&self, pat: &str) -> Option<(&str, &str)> {
@@ -183,7 +184,7 @@ mod tests {
             "from x",
             "a: b",
         ];
-        let pats = [" from ", " port ", ": ", " (", "] ", "port", " ", "ssh2", " for ", "x"];
+        let pats = [" from ", " port ", ": ", " (", "] ", "port", " ", "ssh2", " for ", "x", ""];
         for line in lines {
             for pat in pats {
                 // Also at every start and end offset, so matches fall in every word position.
