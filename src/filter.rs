@@ -176,7 +176,7 @@ impl Engine {
                     std::mem::swap(members, record_members);
                     if let Some(last) = record_members.last() {
                         let after = json::skip_ws(record, last.value.end) + 1;
-                        if !record[after..].iter().all(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
+                        if !only_whitespace(&record[after..]) {
                             return Outcome::PassThrough(PassReason::NotJson);
                         }
                         walked = Some(start);
@@ -218,47 +218,69 @@ impl Engine {
         self.host_stream(text, start, time_sec, out)
     }
 
-    /// The ECS buffer, emptied, while a record is processed (put back afterwards).
-    fn take_ecs(&mut self) -> Option<Ecs> {
+    /// Runs `f` with the buffers reused from record to record (the ECS values and the
+    /// scratch, emptied) taken out of the engine, and puts them back afterwards.
+    fn with_buffers<R>(&mut self, f: impl FnOnce(&mut Self, Option<&mut Ecs>, &mut Scratch) -> R) -> R {
         let mut ecs = self.ecs.take();
         if let Some(e) = ecs.as_mut() {
             e.clear();
         }
-        ecs
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let result = f(self, ecs.as_mut(), &mut scratch);
+        self.ecs = ecs;
+        self.scratch = scratch;
+        result
     }
 
     /// sshd/sudo/su, auditd and pgaudit lines (see [`crate::hoststreams`]).
     fn host_stream(&mut self, text: &str, start: usize, time_sec: u32, out: &mut Vec<u8>) -> Outcome {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        let Scratch { edits, review, actor, record_members, .. } = &mut scratch;
-        // The record's members when a walk has listed them all already (checked).
+        self.with_buffers(|engine, ecs, scratch| engine.host_stream_with(text, start, time_sec, out, ecs, scratch))
+    }
+
+    fn host_stream_with(
+        &mut self,
+        text: &str,
+        start: usize,
+        time_sec: u32,
+        out: &mut Vec<u8>,
+        mut ecs: Option<&mut Ecs>,
+        scratch: &mut Scratch,
+    ) -> Outcome {
+        let Scratch { edits, review, actor, record_members, .. } = scratch;
+        // The record's members when a walk has listed them all already (the object and
+        // what follows it checked then).
         let known = (!record_members.is_empty()).then_some(&record_members[..]);
-        let mut ecs = self.take_ecs();
-        let verdict =
-            self.hoststreams.process(text, start, known, time_sec, &self.identity, edits, review, actor, ecs.as_mut());
-        let outcome = match verdict {
+        let verdict = self.hoststreams.process(
+            text,
+            start,
+            known,
+            time_sec,
+            &self.identity,
+            edits,
+            review,
+            actor,
+            ecs.as_deref_mut(),
+        );
+        match verdict {
             None => Outcome::Unchanged,
             Some(Verdict::Drop) => Outcome::Drop,
             Some(Verdict::Keep(stream)) => {
-                self.common_fields(text, start, None, stream, review, actor, ecs.as_ref(), edits);
+                self.common_fields(text, start, None, stream, review, actor, ecs.as_deref(), edits);
                 out.clear();
-                let rewritten = match known {
-                    Some(members) => json::rewrite_members(text, members, edits, out)
-                        .map(|()| json::skip_ws(text.as_bytes(), members[members.len() - 1].value.end) + 1),
-                    None => json::rewrite_object(text, start, edits, out),
+                let complete = match known {
+                    Some(members) => json::rewrite_members(text, members, edits, out).is_ok(),
+                    None => json::rewrite_object(text, start, edits, out)
+                        .is_ok_and(|end| only_whitespace(&text.as_bytes()[end..])),
                 };
-                if rewritten.is_ok_and(|end| only_whitespace(&text[end..])) {
+                if complete {
                     Outcome::Rewritten
                 } else {
                     out.clear();
                     Outcome::PassThrough(PassReason::NotJson)
                 }
             }
-        };
-        self.ecs = ecs;
-        self.scratch = scratch;
-        outcome
+        }
     }
 
     /// Handles a Kubernetes audit event at `start` of `b`; `Ok(None)` if it is not one.
@@ -272,13 +294,9 @@ impl Engine {
         wrapper: Option<(&str, usize, &str)>,
         out: &mut Vec<u8>,
     ) -> Result<Option<Outcome>, PassReason> {
-        let mut ecs = self.take_ecs();
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        let result = self.kube_event_with(b, start, record_len, wrapper, out, ecs.as_mut(), &mut scratch);
-        self.ecs = ecs;
-        self.scratch = scratch;
-        result
+        self.with_buffers(|engine, ecs, scratch| {
+            engine.kube_event_with(b, start, record_len, wrapper, out, ecs, scratch)
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -329,8 +347,8 @@ impl Engine {
         // The rewrite validates every member it copies; whatever follows the object must be
         // whitespace. Anything else: the record passes through untouched.
         out.clear();
-        let complete =
-            only_whitespace(&text[verdict.end..]) && json::rewrite_members(text, members, edits, out).is_ok();
+        let complete = only_whitespace(&text.as_bytes()[verdict.end..])
+            && json::rewrite_members(text, members, edits, out).is_ok();
         if !complete {
             out.clear();
             return Err(PassReason::NotJson);
@@ -391,8 +409,8 @@ fn source_name(source: &Source) -> String {
     }
 }
 
-fn only_whitespace(rest: &str) -> bool {
-    json::skip_ws(rest.as_bytes(), 0) == rest.len()
+fn only_whitespace(rest: &[u8]) -> bool {
+    json::skip_ws(rest, 0) == rest.len()
 }
 
 /// A string at a dotted path of the object at `start`.
