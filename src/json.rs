@@ -169,7 +169,7 @@ fn scan_key(b: &[u8], pos: usize) -> Result<(usize, bool, Option<Name>)> {
         let (w0, w1) = (le_word(&c[..8]), le_word(&c[8..]));
         let low_bytes = |w: u64, n: usize| w & (1u64 << (8 * n)).wrapping_sub(1);
         let first_hit = |w: u64| {
-            let hits = special_bytes(w) | (w & 0x8080_8080_8080_8080);
+            let hits = special_bytes(w) | (w & HIGH_BITS);
             (hits != 0).then(|| (hits.trailing_zeros() / 8) as usize)
         };
         // The lowest flagged byte is exact: when it is the closing quote, every byte
@@ -224,14 +224,19 @@ fn scan_string_from(b: &[u8], mut i: usize) -> Result<usize> {
 /// of the first special byte of the last word read, or where fewer than eight bytes remain.
 #[inline(always)]
 fn skip_plain<const STOP_AT_NON_ASCII: bool>(b: &[u8], i: usize) -> usize {
-    // No set-up before the first word: most strings end within one or two.
+    first_flagged(b, i, |word| special_bytes(word) | if STOP_AT_NON_ASCII { word & HIGH_BITS } else { 0 })
+}
+
+/// From `i`, tests `b` eight bytes at a time with `flags` (the high bit set in each byte
+/// that ends the scan, exact for the lowest); returns the offset of the first flagged
+/// byte, or where fewer than eight bytes remain. No set-up before the first word: most
+/// strings end within one or two.
+#[inline(always)]
+pub(crate) fn first_flagged(b: &[u8], i: usize, flags: impl Fn(u64) -> u64) -> usize {
     let mut at = i;
     while let Some(chunk) = b.get(at..at + 8) {
-        let word = le_word(chunk);
-        let non_ascii = if STOP_AT_NON_ASCII { word & 0x8080_8080_8080_8080 } else { 0 };
-        let hits = special_bytes(word) | non_ascii;
+        let hits = flags(le_word(chunk));
         if hits != 0 {
-            // The lowest flagged byte is a real hit (borrows only run upwards).
             return at + (hits.trailing_zeros() / 8) as usize;
         }
         at += 8;
@@ -246,16 +251,28 @@ pub(crate) fn le_word(c: &[u8]) -> u64 {
     u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
 }
 
+/// The lowest and the highest bit of each byte of a word.
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+pub(crate) const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// `byte` in each of the eight bytes of a word.
+pub(crate) const fn splat(byte: u8) -> u64 {
+    LOW_BITS * byte as u64
+}
+
+/// High bit set in each zero byte of `word` (exact for the lowest one; the borrow may flag
+/// bytes above it, never below).
+#[inline(always)]
+pub(crate) fn zero_bytes(word: u64) -> u64 {
+    word.wrapping_sub(LOW_BITS) & !word & HIGH_BITS
+}
+
 /// High bit set in each byte of `word` that is `"`, `\\` or below 0x20 (exact for the
 /// lowest such byte; bytes above it may be flagged spuriously).
 #[inline(always)]
 fn special_bytes(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let quote = word ^ (ONES * u64::from(b'"'));
-    let backslash = word ^ (ONES * u64::from(b'\\'));
-    let zero_in = |v: u64| v.wrapping_sub(ONES) & !v;
-    (zero_in(quote) | zero_in(backslash) | (word.wrapping_sub(ONES * 0x20) & !word)) & HIGH
+    let control = word.wrapping_sub(splat(0x20)) & !word & HIGH_BITS;
+    zero_bytes(word ^ splat(b'"')) | zero_bytes(word ^ splat(b'\\')) | control
 }
 
 /// Skips a number or a literal (`true`, `false`, `null`); returns the end offset.
@@ -514,10 +531,7 @@ impl<'t> Members<'t> {
     /// names: computed once.
     #[inline]
     pub fn next_named(&mut self) -> Result<Option<(Name, Member)>> {
-        let Some(KeyAt { key, plain: key_plain, value_start, name }) = self.next_key()? else { return Ok(None) };
-        let name = name.unwrap_or_else(|| Name::at(self.b, key));
-        let (value_end, value_plain) = scan_value(self.b, value_start)?;
-        Ok(Some((name, self.member(key, key_plain, value_start, value_end, value_plain))))
+        self.next_named_reading(|_| false, |_, _, _| {})
     }
 
     /// [`Members::next_named`], reading on the way the members of a value that is an object
@@ -751,8 +765,6 @@ pub fn str_bytes_at(b: &[u8], value: Span) -> Option<Cow<'_, [u8]>> {
 /// usually more) with the bytes beyond `end` masked to zero; byte by byte near the end of `b`.
 #[inline(always)]
 fn is_plain_ascii(b: &[u8], start: usize, end: usize) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut at = start;
     while at < end {
         let Some(chunk) = b.get(at..at + 8) else {
@@ -761,8 +773,7 @@ fn is_plain_ascii(b: &[u8], start: usize, end: usize) -> bool {
         let left = end - at;
         let w = if left >= 8 { le_word(chunk) } else { le_word(chunk) & (u64::MAX >> (64 - 8 * left)) };
         // A zero byte is neither: masked bytes flag nothing.
-        let backslash = w ^ (ONES * u64::from(b'\\'));
-        if (w | (backslash.wrapping_sub(ONES) & !backslash)) & HIGH != 0 {
+        if (w & HIGH_BITS) | zero_bytes(w ^ splat(b'\\')) != 0 {
             return false;
         }
         at += 8;

@@ -7,6 +7,8 @@
 //! they never panic on arbitrary input. How a parsed line becomes members of the record is
 //! [`crate::hoststreams`]'s business.
 
+use crate::json;
+
 pub mod auditd;
 pub mod bruteforce;
 pub mod pgaudit;
@@ -69,18 +71,7 @@ impl ShortPattern for str {
 
 /// The first `byte` in `h` at or after `from`.
 fn find_byte(h: &[u8], byte: u8, from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut at = from;
-    while let Some(chunk) = h.get(at..at + 8) {
-        let x = crate::json::le_word(chunk) ^ (ONES * u64::from(byte));
-        let hits = x.wrapping_sub(ONES) & !x & HIGH;
-        if hits != 0 {
-            // The lowest flagged byte is exact (borrows only run upwards).
-            return Some(at + (hits.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
+    let at = json::first_flagged(h, from, |word| json::zero_bytes(word ^ json::splat(byte)));
     h.get(at..)?.iter().position(|&c| c == byte).map(|i| at + i)
 }
 
