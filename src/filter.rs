@@ -200,8 +200,8 @@ impl Engine {
         for key in ["log", "message"] {
             let known = &self.scratch.record_members;
             let found = match known.is_empty() {
-                true => json::find_member(text, start, key).ok().flatten(),
-                false => known.iter().find(|m| m.key_is(text, key)).copied(),
+                true => json::find_member(text.as_bytes(), start, key).ok().flatten(),
+                false => known.iter().find(|m| m.key_is(text.as_bytes(), key)).copied(),
             };
             let Some(m) = found else { continue };
             let Some(inner) = m.value_str(text) else { continue };
@@ -266,12 +266,12 @@ impl Engine {
             None => Outcome::Unchanged,
             Some(Verdict::Drop) => Outcome::Drop,
             Some(Verdict::Keep(stream)) => {
-                self.common_fields(text, start, None, stream, review, actor, ecs.as_deref(), edits);
+                let b = text.as_bytes();
+                self.common_fields(b, start, None, stream, review, actor, ecs.as_deref(), edits);
                 out.clear();
                 let complete = match known {
-                    Some(members) => json::rewrite_members(text, members, edits, out).is_ok(),
-                    None => json::rewrite_object(text, start, edits, out)
-                        .is_ok_and(|end| only_whitespace(&text.as_bytes()[end..])),
+                    Some(members) => json::rewrite_members(b, members, edits, out).is_ok(),
+                    None => json::rewrite_object(b, start, edits, out).is_ok_and(|end| only_whitespace(&b[end..])),
                 };
                 if complete {
                     Outcome::Rewritten
@@ -335,7 +335,7 @@ impl Engine {
             // Carry the wrapper's other members (Kubernetes metadata, tags) along.
             let _ = json::Members::new(outer, outer_start).map(|mut members| {
                 while let Ok(Some(m)) = members.next_member() {
-                    if !m.key_is(outer, key) {
+                    if !m.key_is(outer.as_bytes(), key) {
                         let name = json::unescape(m.key.of(outer));
                         if json::find_member(text, start, &name).ok().flatten().is_none() {
                             edits.append(&name, m.value.of(outer).as_bytes());
@@ -347,8 +347,8 @@ impl Engine {
         // The rewrite validates every member it copies; whatever follows the object must be
         // whitespace. Anything else: the record passes through untouched.
         out.clear();
-        let complete = only_whitespace(&text.as_bytes()[verdict.end..])
-            && json::rewrite_members(text, members, edits, out).is_ok();
+        let complete =
+            only_whitespace(&text[verdict.end..]) && json::rewrite_members(text, members, edits, out).is_ok();
         if !complete {
             out.clear();
             return Err(PassReason::NotJson);
@@ -363,7 +363,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     fn common_fields(
         &self,
-        text: &str,
+        text: &[u8],
         start: usize,
         wrapper: Option<(&str, usize, &str)>,
         stream: &str,
@@ -374,8 +374,9 @@ impl Engine {
     ) {
         edits.set_path_str(&self.fields.stream, stream);
         let from_record = self.cluster_from.as_ref().and_then(|path| {
-            lookup_string(text, start, path)
-                .or_else(|| wrapper.and_then(|(outer, outer_start, _)| lookup_string(outer, outer_start, path)))
+            lookup_string(text, start, path).or_else(|| {
+                wrapper.and_then(|(outer, outer_start, _)| lookup_string(outer.as_bytes(), outer_start, path))
+            })
         });
         let cluster = from_record.as_deref().unwrap_or(&self.cluster_name);
         if !cluster.is_empty() {
@@ -414,14 +415,14 @@ fn only_whitespace(rest: &[u8]) -> bool {
 }
 
 /// A string at a dotted path of the object at `start`.
-fn lookup_string(text: &str, start: usize, path: &[String]) -> Option<String> {
+fn lookup_string(b: &[u8], start: usize, path: &[String]) -> Option<String> {
     let mut at = start;
     for (i, part) in path.iter().enumerate() {
-        let m = json::find_member(text, at, part).ok()??;
+        let m = json::find_member(b, at, part).ok()??;
         if i + 1 == path.len() {
-            return json::as_str(text, m.value).map(|s| s.into_owned());
+            return m.value_str_at(b).map(|s| s.into_owned());
         }
-        if !m.value.of(text).starts_with('{') {
+        if b[m.value.start] != b'{' {
             return None;
         }
         at = m.value.start;

@@ -235,11 +235,11 @@ impl HostStreams {
         if let Some(record) = shape.record.map(|m| m.value)
             && self.pgaudit
             && record.of(text).starts_with('{')
-            && let Ok(Some(m)) = json::find_member(text, record.start, "message")
+            && let Ok(Some(m)) = json::find_member(text.as_bytes(), record.start, "message")
             && let Some(msg) = json::as_str(text, m.value)
             && msg.contains_short("AUDIT: ")
         {
-            let db_user = json::find_member(text, record.start, "user_name")
+            let db_user = json::find_member(text.as_bytes(), record.start, "user_name")
                 .ok()
                 .flatten()
                 .and_then(|u| json::as_str(text, u.value));
@@ -666,7 +666,7 @@ mod tests {
         let (mut edits, mut review, mut actor) = (Edits::default(), Vec::new(), Vec::new());
         let v = hs.process(record, start, None, time, &identity, &mut edits, &mut review, &mut actor, None)?;
         let mut out = Vec::new();
-        json::rewrite_object(record, start, &edits, &mut out).unwrap();
+        json::rewrite_object(record.as_bytes(), start, &edits, &mut out).unwrap();
         Some((v, String::from_utf8(out).unwrap(), review))
     }
 

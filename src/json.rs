@@ -69,9 +69,12 @@ pub struct Member {
 
 impl Member {
     /// Whether the key equals `name` (escaped keys are compared decoded).
-    pub fn key_is(&self, text: &str, name: &str) -> bool {
-        let raw = self.key.of(text);
-        if self.key_plain { raw == name } else { unescape(raw) == name }
+    pub fn key_is(&self, b: &[u8], name: &str) -> bool {
+        let raw = &b[self.key.start..self.key.end];
+        if self.key_plain {
+            return raw == name.as_bytes();
+        }
+        std::str::from_utf8(raw).is_ok_and(|raw| unescape(raw) == name)
     }
 
     /// The value as a string, decoded (borrowed as it lies when the walk found it plain);
@@ -81,6 +84,15 @@ impl Member {
             return Some(Cow::Borrowed(&text[self.value.start + 1..self.value.end - 1]));
         }
         as_str(text, self.value)
+    }
+
+    /// [`Member::value_str`] in bytes not known to be UTF-8 as a whole: only this value is
+    /// checked.
+    pub fn value_str_at<'t>(&self, b: &'t [u8]) -> Option<Cow<'t, str>> {
+        if self.value_plain {
+            return std::str::from_utf8(&b[self.value.start + 1..self.value.end - 1]).ok().map(Cow::Borrowed);
+        }
+        str_at(b, self.value)
     }
 }
 
@@ -642,10 +654,10 @@ pub fn validate_object(text: &str) -> Result<usize> {
 }
 
 /// Finds the first member named `name` of the object at `start`.
-pub fn find_member(text: &str, start: usize, name: &str) -> Result<Option<Member>> {
-    let mut members = Members::new(text, start)?;
+pub fn find_member(b: &[u8], start: usize, name: &str) -> Result<Option<Member>> {
+    let mut members = Members::over(b, start)?;
     while let Some(m) = members.next_member()? {
-        if m.key_is(text, name) {
+        if m.key_is(b, name) {
             return Ok(Some(m));
         }
     }
@@ -653,12 +665,13 @@ pub fn find_member(text: &str, start: usize, name: &str) -> Result<Option<Member
 }
 
 /// Items of the array at `start`, as spans.
-pub fn array_items(text: &str, start: usize, each: impl FnMut(Span)) -> Result<()> {
-    array_items_bytes(text.as_bytes(), start, each)
+pub fn array_items(text: &str, start: usize, mut each: impl FnMut(Span)) -> Result<()> {
+    array_items_bytes(text.as_bytes(), start, |item, _| each(item))
 }
 
-/// [`array_items`] over bytes.
-pub fn array_items_bytes(b: &[u8], start: usize, mut each: impl FnMut(Span)) -> Result<()> {
+/// [`array_items`] over bytes; `each` is also told whether the item is a plain string (see
+/// [`Member::value_plain`]).
+pub fn array_items_bytes(b: &[u8], start: usize, mut each: impl FnMut(Span, bool)) -> Result<()> {
     if b.get(start) != Some(&b'[') {
         return Err(JsonError::Unexpected(start));
     }
@@ -667,8 +680,8 @@ pub fn array_items_bytes(b: &[u8], start: usize, mut each: impl FnMut(Span)) -> 
         return Ok(());
     }
     loop {
-        let end = skip_value(b, i)?;
-        each(Span { start: i, end });
+        let (end, plain) = scan_value(b, i)?;
+        each(Span { start: i, end }, plain);
         let j = skip_ws(b, end);
         match b.get(j) {
             Some(b',') => i = skip_ws(b, j + 1),
@@ -728,6 +741,22 @@ pub fn unescape(raw: &str) -> Cow<'_, str> {
 /// costs a `memchr` call, more than these short strings are long).
 fn has_backslash(inner: &[u8]) -> bool {
     inner[skip_plain::<false>(inner, 0)..].contains(&b'\\')
+}
+
+/// Whether `b` is UTF-8. ASCII, all of an ordinary record, is tested 32 bytes at a time;
+/// from the first word that holds another byte on, `str::from_utf8` checks the rest (its own
+/// ASCII loop takes eight bytes at a time in wasm32, at several times the cost).
+pub fn is_utf8(b: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(c) = b.get(at..at + 32) {
+        let any = le_word(c) | le_word(&c[8..]) | le_word(&c[16..]) | le_word(&c[24..]);
+        if any & HIGH_BITS != 0 {
+            break;
+        }
+        at += 32;
+    }
+    // Every byte before `at` is ASCII: `at` starts a character.
+    std::str::from_utf8(&b[at..]).is_ok()
 }
 
 /// The string value of a raw JSON value, if it is a string.
@@ -962,22 +991,22 @@ impl Edits {
     }
 
     /// Whether the member's key is the stored key at `key`.
-    fn names(&self, text: &str, m: &Member, key: &Range<usize>) -> bool {
+    fn names(&self, b: &[u8], m: &Member, key: &Range<usize>) -> bool {
         let stored = &self.bytes[key.clone()];
         if m.key_plain {
             // A plain key is its own JSON literal, and literals are written one way.
-            return text.as_bytes().get(m.key.start - 1..m.key.end + 1) == Some(stored);
+            return b.get(m.key.start - 1..m.key.end + 1) == Some(stored);
         }
         let inner = std::str::from_utf8(&stored[1..stored.len() - 1]).unwrap_or_default();
-        unescape(m.key.of(text)) == unescape(inner)
+        std::str::from_utf8(&b[m.key.start..m.key.end]).is_ok_and(|key| unescape(key) == unescape(inner))
     }
 
-    fn change_for(&self, text: &str, m: &Member) -> Option<&Stored> {
-        self.changes.iter().find(|(k, _)| self.names(text, m, k)).map(|(_, c)| c)
+    fn change_for(&self, b: &[u8], m: &Member) -> Option<&Stored> {
+        self.changes.iter().find(|(k, _)| self.names(b, m, k)).map(|(_, c)| c)
     }
 
-    fn appends(&self, text: &str, m: &Member) -> bool {
-        self.append.iter().any(|(k, _)| self.names(text, m, k))
+    fn appends(&self, b: &[u8], m: &Member) -> bool {
+        self.append.iter().any(|(k, _)| self.names(b, m, k))
     }
 }
 
@@ -989,19 +1018,21 @@ fn length_bit(len: usize) -> u64 {
 /// object. Untouched members are copied verbatim, so a value is never re-serialised, and
 /// every member is validated on the way. Recursion follows the edits, whose depth is fixed
 /// by the code and the configuration, never the input's nesting.
-pub fn rewrite_object(text: &str, start: usize, edits: &Edits, out: &mut Vec<u8>) -> Result<usize> {
-    let mut members = Members::new(text, start)?;
-    write_edited(text, std::iter::from_fn(|| members.next_member().transpose()), edits, out)?;
+pub fn rewrite_object(b: &[u8], start: usize, edits: &Edits, out: &mut Vec<u8>) -> Result<usize> {
+    let mut members = Members::over(b, start)?;
+    write_edited(b, std::iter::from_fn(|| members.next_member().transpose()), edits, out)?;
     members.end().ok_or(JsonError::Truncated)
 }
 
 /// [`rewrite_object`] for an object whose members have been walked, and checked, already.
-pub fn rewrite_members(text: &str, members: &[Member], edits: &Edits, out: &mut Vec<u8>) -> Result<()> {
-    write_edited(text, members.iter().map(|m| Ok(*m)), edits, out)
+pub fn rewrite_members(b: &[u8], members: &[Member], edits: &Edits, out: &mut Vec<u8>) -> Result<()> {
+    write_edited(b, members.iter().map(|m| Ok(*m)), edits, out)
 }
 
+/// The rewrite works on bytes: it copies what it does not change, so the caller has
+/// checked (or does not need) the record as UTF-8 text, and it adds only text.
 fn write_edited(
-    text: &str,
+    t: &[u8],
     members: impl Iterator<Item = Result<Member>>,
     edits: &Edits,
     out: &mut Vec<u8>,
@@ -1020,7 +1051,7 @@ fn write_edited(
     let flush = |run: &mut Option<(usize, usize)>, out: &mut Vec<u8>| {
         if let Some((start, end)) = run.take() {
             sep(out);
-            out.extend_from_slice(&text.as_bytes()[start..end]);
+            out.extend_from_slice(&t[start..end]);
         }
     };
     // Nested edits whose object does not exist yet are created after the existing members
@@ -1033,21 +1064,22 @@ fn write_edited(
         let m = m?;
         let change = if edits.passes_over(&m) {
             None
-        } else if edits.appends(text, &m) {
+        } else if edits.appends(t, &m) {
             continue;
         } else {
-            pending.retain(|(k, _)| !edits.names(text, &m, k));
-            edits.change_for(text, &m)
+            pending.retain(|(k, _)| !edits.names(t, &m, k));
+            edits.change_for(t, &m)
         };
-        let raw_key = &text[m.key.start - 1..m.key.end + 1];
-        let value = m.value.of(text);
+        // Bytes, sliced only where written: a `str` slice checks character boundaries.
+        let raw_key = || &t[m.key.start - 1..m.key.end + 1];
+        let value = || &t[m.value.start..m.value.end];
         let Some(change) = change else {
             // Unchanged members written compactly one after the other are copied in one
             // piece: the same bytes as member by member, with far fewer calls.
             let (start, end) = (m.key.start - 1, m.value.end);
             let compact = m.value.start == m.key.end + 2;
             match &mut run {
-                Some((_, run_end)) if compact && *run_end + 1 == start && text.as_bytes()[*run_end] == b',' => {
+                Some((_, run_end)) if compact && *run_end + 1 == start && t[*run_end] == b',' => {
                     *run_end = end;
                 }
                 _ if compact => {
@@ -1057,9 +1089,9 @@ fn write_edited(
                 _ => {
                     flush(&mut run, out);
                     sep(out);
-                    out.extend_from_slice(raw_key.as_bytes());
+                    out.extend_from_slice(raw_key());
                     out.push(b':');
-                    out.extend_from_slice(value.as_bytes());
+                    out.extend_from_slice(value());
                 }
             }
             continue;
@@ -1069,41 +1101,41 @@ fn write_edited(
             Stored::Remove => {}
             Stored::Replace(raw) => {
                 sep(out);
-                out.extend_from_slice(raw_key.as_bytes());
+                out.extend_from_slice(raw_key());
                 out.push(b':');
                 out.extend_from_slice(&edits.bytes[raw.clone()]);
             }
             Stored::Edit(inner) => {
                 sep(out);
-                out.extend_from_slice(raw_key.as_bytes());
+                out.extend_from_slice(raw_key());
                 out.push(b':');
-                if value.starts_with('{') {
-                    rewrite_object(text, m.value.start, inner, out)?;
+                if t[m.value.start] == b'{' {
+                    rewrite_object(t, m.value.start, inner, out)?;
                 } else if inner.append.is_empty() && inner.changes.iter().all(|(_, c)| !creates(c)) {
-                    out.extend_from_slice(value.as_bytes());
+                    out.extend_from_slice(value());
                 } else {
                     // A scalar where the configuration wants an object: the object wins.
-                    rewrite_object("{}", 0, inner, out)?;
+                    rewrite_object(b"{}", 0, inner, out)?;
                 }
             }
             Stored::EditItems(inner) => {
                 sep(out);
-                out.extend_from_slice(raw_key.as_bytes());
+                out.extend_from_slice(raw_key());
                 out.push(b':');
-                if value.starts_with('[') {
+                if t[m.value.start] == b'[' {
                     out.push(b'[');
                     let mut first_item = true;
                     let mut failure = None;
-                    array_items(text, m.value.start, |item| {
+                    array_items_bytes(t, m.value.start, |item, _| {
                         if !std::mem::take(&mut first_item) {
                             out.push(b',');
                         }
-                        if text.as_bytes()[item.start] == b'{' {
-                            if let Err(e) = rewrite_object(text, item.start, inner, out) {
+                        if t[item.start] == b'{' {
+                            if let Err(e) = rewrite_object(t, item.start, inner, out) {
                                 failure = Some(e);
                             }
                         } else {
-                            out.extend_from_slice(item.of(text).as_bytes());
+                            out.extend_from_slice(&t[item.start..item.end]);
                         }
                     })?;
                     if let Some(e) = failure {
@@ -1111,7 +1143,7 @@ fn write_edited(
                     }
                     out.push(b']');
                 } else {
-                    out.extend_from_slice(value.as_bytes());
+                    out.extend_from_slice(value());
                 }
             }
         }
@@ -1124,7 +1156,7 @@ fn write_edited(
             sep(out);
             out.extend_from_slice(&edits.bytes[key.clone()]);
             out.push(b':');
-            rewrite_object("{}", 0, inner, out)?;
+            rewrite_object(b"{}", 0, inner, out)?;
         }
     }
     for (key, value) in &edits.append {
@@ -1330,6 +1362,29 @@ mod tests {
     }
 
     #[test]
+    fn utf8_check_agrees_with_std_at_every_offset() {
+        // Valid and invalid sequences, at every offset of ASCII runs around the 32-byte step.
+        for len in 0..80 {
+            for at in 0..=len {
+                for insert in [
+                    &b"\xc3\xa9"[..],
+                    b"\xe2\x82\xac",
+                    b"\xf0\x9f\x98\x80",
+                    b"\xff",
+                    b"\xc3",
+                    b"\xed\xa0\x80",
+                    b"\x80x",
+                ] {
+                    let mut b = vec![b'a'; len];
+                    b.splice(at..at, insert.iter().copied());
+                    assert_eq!(is_utf8(&b), std::str::from_utf8(&b).is_ok(), "{b:?}");
+                }
+            }
+            assert!(is_utf8(&vec![b'a'; len]));
+        }
+    }
+
+    #[test]
     fn key_scan_agrees_with_the_string_scan() {
         let specials = ["", "\\n", "é", "\u{1}", "\\u0041"];
         for len in 0..20 {
@@ -1371,7 +1426,7 @@ mod tests {
         let text = r#"{"kind":"Event","verb":"get","rest": this is never read"#;
         let mut m = Members::new(text, 0).unwrap();
         let first = m.next_member().unwrap().unwrap();
-        assert!(first.key_is(text, "kind"));
+        assert!(first.key_is(text.as_bytes(), "kind"));
         assert_eq!(as_str(text, first.value).as_deref(), Some("Event"));
         let second = m.next_member().unwrap().unwrap();
         assert_eq!(second.value.of(text), "\"get\"");
@@ -1389,7 +1444,7 @@ mod tests {
     #[test]
     fn escaped_keys_compare_decoded() {
         let text = r#"{"k\u0069nd":"Event"}"#;
-        let m = find_member(text, 0, "kind").unwrap().unwrap();
+        let m = find_member(text.as_bytes(), 0, "kind").unwrap().unwrap();
         assert_eq!(m.value.of(text), "\"Event\"");
     }
 
@@ -1410,7 +1465,7 @@ mod tests {
                     validated.insert_str(0, "{\"k\":");
                     validated.push('}');
                     assert!(validate_object(&validated).is_ok(), "{text}");
-                    let m = find_member(&validated, 0, "k").unwrap().unwrap();
+                    let m = find_member(validated.as_bytes(), 0, "k").unwrap().unwrap();
                     assert_eq!(as_str(&validated, m.value).unwrap(), s, "{text}");
                 }
             }
@@ -1419,7 +1474,7 @@ mod tests {
 
     fn rewrite(text: &str, edits: &Edits) -> String {
         let mut out = Vec::new();
-        rewrite_object(text, 0, edits, &mut out).unwrap();
+        rewrite_object(text.as_bytes(), 0, edits, &mut out).unwrap();
         String::from_utf8(out).unwrap()
     }
 

@@ -17,6 +17,7 @@ use crate::filter::PassReason;
 use crate::identity::{Actor, ActorKind, Identity};
 use crate::json::{self, Change, Edits, JsonError, Member, Members, Name, Span};
 use crate::policy::{Attributes, Decision, Level, Policy, ResourceAttributes, Stage};
+use crate::streams::find_bytes;
 use std::borrow::Cow;
 
 /// What the policy engine did, per rule, for the dry-run report.
@@ -65,6 +66,8 @@ struct EventMembers {
     namespace: Option<Member>,
     name: Option<Member>,
     code: Option<Member>,
+    /// Which of the decision's inputs have been read ([`decision_inputs`]).
+    seen: u8,
 }
 
 /// The objects whose members are read in the same walk as the event's.
@@ -82,7 +85,7 @@ impl EventMembers {
         enough: impl Fn(&Self) -> bool,
     ) -> Result<(), JsonError> {
         loop {
-            let outer_seen = (self.user.is_some(), self.object_ref.is_some(), self.response_status.is_some());
+            let outer_seen = self.seen;
             let mut inner = |outer: Name, name: Name, m: Member| self.take_inner(outer, name, m, outer_seen);
             let Some((name, m)) = walk.next_named_reading(is_read_inside, &mut inner)? else { return Ok(()) };
             all.push(m);
@@ -95,14 +98,13 @@ impl EventMembers {
         }
     }
 
-    /// A member of `user`, `objectRef` or `responseStatus` (of the first of each).
-    fn take_inner(
-        &mut self,
-        outer: Name,
-        name: Name,
-        m: Member,
-        (user_seen, object_ref_seen, status_seen): (bool, bool, bool),
-    ) {
+    /// A member of `user`, `objectRef` or `responseStatus` (of the first of each: `seen` is
+    /// [`EventMembers::seen`] before the outer member).
+    fn take_inner(&mut self, outer: Name, name: Name, m: Member, seen: u8) {
+        use decision_inputs as needed;
+        let user_seen = seen & needed::USER != 0;
+        let object_ref_seen = seen & needed::OBJECT_REF != 0;
+        let status_seen = seen & needed::RESPONSE_STATUS != 0;
         let slot = match (outer, name) {
             (names::USER, names::USERNAME) if !user_seen => &mut self.username,
             (names::USER, names::GROUPS) if !user_seen => &mut self.groups,
@@ -119,27 +121,29 @@ impl EventMembers {
 
     /// A top-level member: the first of each name is kept.
     fn take(&mut self, name: Name, m: Member) {
+        use decision_inputs as needed;
         // Keys of audit events are plain ASCII; an escaped key is never one of them.
-        let slot = match name {
-            names::KIND => &mut self.kind,
-            names::API_VERSION => &mut self.api_version,
-            names::AUDIT_ID => &mut self.audit_id,
-            names::LEVEL => &mut self.level,
-            names::STAGE => &mut self.stage,
-            names::REQUEST_URI => &mut self.request_uri,
-            names::VERB => &mut self.verb,
-            names::USER => &mut self.user,
-            names::IMPERSONATED_USER => &mut self.impersonated_user,
-            names::OBJECT_REF => &mut self.object_ref,
-            names::RESPONSE_STATUS => &mut self.response_status,
-            names::SOURCE_IPS => &mut self.source_ips,
-            names::USER_AGENT => &mut self.user_agent,
-            names::REQUEST_OBJECT => &mut self.request_object,
-            names::RESPONSE_OBJECT => &mut self.response_object,
-            names::ANNOTATIONS => &mut self.annotations,
+        let (slot, input) = match name {
+            names::KIND => (&mut self.kind, needed::KIND),
+            names::API_VERSION => (&mut self.api_version, needed::VERSION),
+            names::AUDIT_ID => (&mut self.audit_id, needed::VERSION),
+            names::LEVEL => (&mut self.level, 0),
+            names::STAGE => (&mut self.stage, needed::STAGE),
+            names::REQUEST_URI => (&mut self.request_uri, 0),
+            names::VERB => (&mut self.verb, needed::VERB),
+            names::USER => (&mut self.user, needed::USER),
+            names::IMPERSONATED_USER => (&mut self.impersonated_user, 0),
+            names::OBJECT_REF => (&mut self.object_ref, needed::OBJECT_REF),
+            names::RESPONSE_STATUS => (&mut self.response_status, needed::RESPONSE_STATUS),
+            names::SOURCE_IPS => (&mut self.source_ips, 0),
+            names::USER_AGENT => (&mut self.user_agent, 0),
+            names::REQUEST_OBJECT => (&mut self.request_object, 0),
+            names::RESPONSE_OBJECT => (&mut self.response_object, 0),
+            names::ANNOTATIONS => (&mut self.annotations, 0),
             _ => return,
         };
         slot.get_or_insert(m);
+        self.seen |= input;
     }
 
     /// An audit Event: `kind: Event` with an `audit.k8s.io` apiVersion, or (as in early
@@ -159,14 +163,24 @@ impl EventMembers {
     /// them: a dropped event's bodies are never scanned. (A non-resource request has no
     /// `objectRef`, so it is read to its end.)
     fn decidable(&self, need_code: bool) -> bool {
-        self.kind.is_some()
-            && (self.api_version.is_some() || self.audit_id.is_some())
-            && self.stage.is_some()
-            && self.verb.is_some()
-            && self.user.is_some()
-            && self.object_ref.is_some()
-            && (!need_code || self.response_status.is_some())
+        use decision_inputs as needed;
+        let all = needed::KIND | needed::VERSION | needed::STAGE | needed::VERB | needed::USER | needed::OBJECT_REF;
+        let all = if need_code { all | needed::RESPONSE_STATUS } else { all };
+        self.seen & all == all
     }
+}
+
+/// Bits of [`EventMembers::seen`]: one test after each member says whether the decision
+/// can be made.
+mod decision_inputs {
+    pub const KIND: u8 = 1;
+    /// `apiVersion` or, in early captures, `auditID`.
+    pub const VERSION: u8 = 2;
+    pub const STAGE: u8 = 4;
+    pub const VERB: u8 = 8;
+    pub const USER: u8 = 16;
+    pub const OBJECT_REF: u8 = 32;
+    pub const RESPONSE_STATUS: u8 = 64;
 }
 
 /// The member names the module reads.
@@ -242,8 +256,10 @@ fn object_members<const N: usize>(b: &[u8], object: Option<Member>, names: [&[u8
 /// The string items of an array member (a user's groups) as in [`bytes_value`].
 fn string_items<'t>(b: &'t [u8], array: Option<Member>, mut each: impl FnMut(Cow<'t, [u8]>)) {
     let Some(array) = array.filter(|a| b[a.value.start] == b'[') else { return };
-    let _ = json::array_items_bytes(b, array.value.start, |item: Span| {
-        if let Some(s) = json::str_bytes_at(b, item) {
+    let _ = json::array_items_bytes(b, array.value.start, |item: Span, plain| {
+        if plain {
+            each(Cow::Borrowed(&b[item.start + 1..item.end - 1]));
+        } else if let Some(s) = json::str_bytes_at(b, item) {
             each(s);
         }
     });
@@ -252,8 +268,8 @@ fn string_items<'t>(b: &'t [u8], array: Option<Member>, mut each: impl FnMut(Cow
 /// What the module does with one audit event.
 pub struct Verdict<'t> {
     pub drop: bool,
-    /// The event's text (checked UTF-8) when it is kept.
-    pub text: &'t str,
+    /// The event's bytes (checked: UTF-8 and JSON) when it is kept.
+    pub text: &'t [u8],
     /// Index of the deciding rule; `None` when no rule matched (level None).
     pub rule: Option<usize>,
     /// Something was removed (bodies, managedFields).
@@ -362,12 +378,14 @@ impl KubeAudit {
         let omitted_stage = stage.is_some_and(|st| decision.omit_stages.contains(st));
         let omitted_code = code.is_some_and(|c| self.omit_response_codes.contains(&c));
         if decision.level == Level::None || omitted_stage || omitted_code {
-            return Ok(Some(Verdict { drop: true, rule: decision.rule, stripped: false, text: "", end: 0 }));
+            return Ok(Some(Verdict { drop: true, rule: decision.rule, stripped: false, text: b"", end: 0 }));
         }
 
         // Kept: the output is built from the record's text, so all of it must be valid: UTF-8
         // here, and JSON as the rewrite copies it (see `filter`).
-        let text = std::str::from_utf8(b).map_err(|_| PassReason::NotUtf8)?;
+        if !json::is_utf8(b) {
+            return Err(PassReason::NotUtf8);
+        }
         // The same walk goes on to the end: every member is checked, and the rewrite gets
         // the whole member list.
         e.absorb(&mut walk, all, |_| false).map_err(|_| PassReason::NotJson)?;
@@ -376,11 +394,11 @@ impl KubeAudit {
         // apiserver writes it after `objectRef`): its code is read now, for the flags.
         let code = code.or_else(|| raw(b, e.code).and_then(status_code));
         // From here on the strings are read as text.
-        let text_field = |m: Option<Member>| m.and_then(|m| json::as_str(text, m.value)).unwrap_or_default();
+        let text_field = |m: Option<Member>| m.and_then(|m| m.value_str_at(b)).unwrap_or_default();
         let (username, verb) = (text_field(e.username), text_field(e.verb));
         let (api_group, resource, subresource) =
             (text_field(e.api_group), text_field(e.resource), text_field(e.subresource));
-        let stripped = self.strip(text, &e, &decision, edits);
+        let stripped = self.strip(b, &e, &decision, edits);
 
         // Review flags.
         let is_pods = object_ref.is_some() && api_group.is_empty() && resource == "pods";
@@ -401,9 +419,16 @@ impl KubeAudit {
         {
             review.push(flags::RBAC_CHANGE);
         }
-        let [decision_note] = object_members(b, e.annotations, [b"authorization.k8s.io/decision"]);
-        let forbidden = raw(b, decision_note) == Some(b"\"forbid\"");
-        if matches!(code, Some(401 | 403)) || forbidden {
+        // Most requests are allowed: the annotations are walked only when they mention a
+        // forbid, and only when the code has not flagged the event already.
+        let forbidden = || {
+            let mentions =
+                e.annotations.is_some_and(|m| find_bytes(&b[m.value.start..m.value.end], b"forbid\"").is_some());
+            let [decision_note] =
+                if mentions { object_members(b, e.annotations, [b"authorization.k8s.io/decision"]) } else { [None] };
+            raw(b, decision_note) == Some(b"\"forbid\"")
+        };
+        if matches!(code, Some(401 | 403)) || forbidden() {
             review.push(flags::AUTH_FAILURE);
         }
         if e.impersonated_user.is_some() {
@@ -423,25 +448,25 @@ impl KubeAudit {
             ecs.user_email.push_str(actor.email.as_deref().unwrap_or_default());
             let mut first_ip = None;
             if let Some(ips) = e.source_ips.filter(|a| b[a.value.start] == b'[') {
-                let _ = json::array_items(text, ips.value.start, |item| {
-                    first_ip = first_ip.take().or_else(|| json::as_str(text, item));
+                let _ = json::array_items_bytes(b, ips.value.start, |item, _| {
+                    first_ip = first_ip.take().or_else(|| json::str_at(b, item));
                 });
             }
             ecs.source_ip.push_str(first_ip.as_deref().unwrap_or_default());
             ecs.user_agent.push_str(&text_field(e.user_agent));
         }
         let [impersonated] = object_members(b, e.impersonated_user, [b"username"]);
-        if let Some(imp) = impersonated.and_then(|m| json::as_str(text, m.value)) {
+        if let Some(imp) = impersonated.and_then(|m| m.value_str_at(b)) {
             actor_out.pop();
             actor_out.extend_from_slice(b",\"impersonated\":");
             write_actor(actor_out, &identity.actor(&imp));
             actor_out.push(b'}');
         }
-        Ok(Some(Verdict { drop: false, rule: decision.rule, stripped, text, end }))
+        Ok(Some(Verdict { drop: false, rule: decision.rule, stripped, text: b, end }))
     }
 
     /// Removes what the decided level does not keep; returns whether anything was removed.
-    fn strip(&self, text: &str, e: &EventMembers, decision: &Decision, edits: &mut Edits) -> bool {
+    fn strip(&self, b: &[u8], e: &EventMembers, decision: &Decision, edits: &mut Edits) -> bool {
         let has = |m: &Option<Member>| m.is_some();
         let drop_request = decision.level < Level::Request && has(&e.request_object);
         let drop_response = decision.level < Level::RequestResponse && has(&e.response_object);
@@ -452,7 +477,7 @@ impl KubeAudit {
             edits.change("responseObject", Change::Remove);
         }
         // Lower the event's own level when it claims more than it now carries.
-        let recorded = e.level.and_then(|m| json::as_str(text, m.value)).and_then(|l| Level::parse(&l));
+        let recorded = e.level.and_then(|m| m.value_str_at(b)).and_then(|l| Level::parse(&l));
         if recorded.is_some_and(|l| l > decision.level) {
             edits.replace_with("level", |out| json::write_str(out, decision.level.as_str()));
         }
@@ -461,21 +486,22 @@ impl KubeAudit {
             [(e.request_object, "requestObject", drop_request), (e.response_object, "responseObject", drop_response)]
         {
             let Some(m) = member.filter(|_| !dropped) else { continue };
-            let body = m.value.of(text);
-            let managed = decision.omit_managed_fields && body.starts_with('{') && has_managed_fields(text, m.value);
+            let body = &b[m.value.start..m.value.end];
+            let managed = decision.omit_managed_fields && body[0] == b'{' && has_managed_fields(body);
             if !managed && !self.bodies_as_strings {
                 continue;
             }
             let mut raw = Vec::new();
             if managed {
                 stripped = true;
-                let _ = json::rewrite_object(text, m.value.start, &managed_fields_edits(), &mut raw);
+                let _ = json::rewrite_object(b, m.value.start, &managed_fields_edits(), &mut raw);
             } else {
-                raw.extend_from_slice(body.as_bytes());
+                raw.extend_from_slice(body);
             }
-            if self.bodies_as_strings && (body.starts_with('{') || body.starts_with('[')) {
+            if self.bodies_as_strings && matches!(body[0], b'{' | b'[') {
                 let mut quoted = Vec::with_capacity(raw.len() + 16);
-                json::write_str(&mut quoted, std::str::from_utf8(&raw).unwrap_or(body));
+                // The record was checked as UTF-8, and the rewrite adds only text.
+                json::write_str(&mut quoted, std::str::from_utf8(&raw).unwrap_or_default());
                 raw = quoted;
             }
             edits.change(key, Change::Replace(raw));
@@ -499,8 +525,8 @@ fn managed_fields_edits() -> Edits {
 }
 
 /// Cheap test before rewriting: does the body mention managedFields at all?
-fn has_managed_fields(text: &str, body: Span) -> bool {
-    body.of(text).contains("\"managedFields\"")
+fn has_managed_fields(body: &[u8]) -> bool {
+    find_bytes(body, b"\"managedFields\"").is_some()
 }
 
 fn write_actor(out: &mut Vec<u8>, actor: &Actor) {

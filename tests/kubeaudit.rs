@@ -341,6 +341,28 @@ fn actors_and_review_flags() {
             json!(["auth_failure", "impersonation"]),
         ),
         (
+            // Denied by the authorizer, whatever the code says.
+            event(
+                "get",
+                json!({"username":"oidc:bob@example.com"}),
+                pod(None),
+                json!({"annotations":{"authorization.k8s.io/decision":"forbid","authorization.k8s.io/reason":""}}),
+            ),
+            json!({"kind":"human","email":"bob@example.com"}),
+            json!(["auth_failure"]),
+        ),
+        (
+            // Only the decision annotation counts, not a reason that quotes a forbid.
+            event(
+                "get",
+                json!({"username":"oidc:bob@example.com"}),
+                pod(None),
+                json!({"annotations":{"authorization.k8s.io/reason":"not \"forbid\"","authorization.k8s.io/decision":"allow"}}),
+            ),
+            json!({"kind":"human","email":"bob@example.com"}),
+            Value::Null,
+        ),
+        (
             event("get", json!({"username":"system:anonymous"}), pod(None), json!({})),
             json!({"kind":"anonymous"}),
             json!(["anonymous"]),

@@ -36,17 +36,7 @@ pub trait ShortPattern {
 impl ShortPattern for str {
     fn find_short(&self, pat: &str) -> Option<usize> {
         debug_assert!(pat.is_ascii());
-        let (h, p) = (self.as_bytes(), pat.as_bytes());
-        let Some((&first, rest)) = p.split_first() else { return Some(0) };
-        let last_start = h.len().checked_sub(p.len())?;
-        let mut from = 0;
-        while let Some(i) = find_byte(h, first, from).filter(|&i| i <= last_start) {
-            if h[i + 1..i + p.len()] == *rest {
-                return Some(i);
-            }
-            from = i + 1;
-        }
-        None
+        find_bytes(self.as_bytes(), pat.as_bytes())
     }
 
     fn rfind_short(&self, pat: &str) -> Option<usize> {
@@ -67,6 +57,20 @@ impl ShortPattern for str {
     fn before_short(&self, pat: &str) -> &str {
         self.find_short(pat).map_or(self, |i| &self[..i])
     }
+}
+
+/// The first `p` in `h` (see [`ShortPattern`]: a first-byte scan, for short patterns).
+pub fn find_bytes(h: &[u8], p: &[u8]) -> Option<usize> {
+    let Some((&first, rest)) = p.split_first() else { return Some(0) };
+    let last_start = h.len().checked_sub(p.len())?;
+    let mut from = 0;
+    while let Some(i) = find_byte(h, first, from).filter(|&i| i <= last_start) {
+        if h[i + 1..i + p.len()] == *rest {
+            return Some(i);
+        }
+        from = i + 1;
+    }
+    None
 }
 
 /// The first `byte` in `h` at or after `from`.
