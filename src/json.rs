@@ -554,7 +554,7 @@ impl<'t> Members<'t> {
 
     /// [`Members::next_member`] with the member's [`Name`], for a caller that dispatches on
     /// names: computed once.
-    #[inline]
+    #[inline(always)]
     pub fn next_named(&mut self) -> Result<Option<(Name, Member)>> {
         self.next_named_reading(|_| false, |_, _, _| {})
     }

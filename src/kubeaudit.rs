@@ -100,6 +100,7 @@ impl EventMembers {
 
     /// A member of `user`, `objectRef` or `responseStatus` (of the first of each: `seen` is
     /// [`EventMembers::seen`] before the outer member).
+    #[inline(always)]
     fn take_inner(&mut self, outer: Name, name: Name, m: Member, seen: u8) {
         use decision_inputs as needed;
         let user_seen = seen & needed::USER != 0;
@@ -120,6 +121,7 @@ impl EventMembers {
     }
 
     /// A top-level member: the first of each name is kept.
+    #[inline(always)]
     fn take(&mut self, name: Name, m: Member) {
         use decision_inputs as needed;
         // Keys of audit events are plain ASCII; an escaped key is never one of them.
