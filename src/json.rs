@@ -823,6 +823,18 @@ fn is_plain_ascii(b: &[u8], start: usize, end: usize) -> bool {
     true
 }
 
+/// The bytes a JSON string cannot hold as they are: one load per byte where a word does
+/// not fit (short strings: most keys and values the module writes).
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        table[c] = c < 0x20 || c == b'"' as usize || c == b'\\' as usize;
+        c += 1;
+    }
+    table
+};
+
 /// Appends `s` as a JSON string literal.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 2);
@@ -842,7 +854,7 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
             if clear {
                 break;
             }
-            match b[i..].iter().position(|&c| c < 0x20 || c == b'"' || c == b'\\') {
+            match b[i..].iter().position(|&c| NEEDS_ESCAPE[usize::from(c)]) {
                 Some(k) => i += k,
                 None => break,
             }

@@ -396,27 +396,26 @@ impl KubeAudit {
         // apiserver writes it after `objectRef`): its code is read now, for the flags.
         let code = code.or_else(|| raw(b, e.code).and_then(status_code));
         // From here on the strings are read as text.
+        // The flags compare the decision's bytes; the user's name is read as text.
         let text_field = |m: Option<Member>| m.and_then(|m| m.value_str_at(b)).unwrap_or_default();
-        let (username, verb) = (text_field(e.username), text_field(e.verb));
-        let (api_group, resource, subresource) =
-            (text_field(e.api_group), text_field(e.resource), text_field(e.subresource));
+        let username = text_field(e.username);
         let stripped = self.strip(b, &e, &decision, edits);
 
         // Review flags.
-        let is_pods = object_ref.is_some() && api_group.is_empty() && resource == "pods";
-        match (is_pods, subresource.as_ref()) {
-            (true, "exec") => review.push(flags::EXEC),
-            (true, "attach") => review.push(flags::ATTACH),
-            (true, "portforward") => review.push(flags::PORT_FORWARD),
+        let core = object_ref.is_some() && api_group.is_empty();
+        match (core && *resource == *b"pods", subresource.as_ref()) {
+            (true, b"exec") => review.push(flags::EXEC),
+            (true, b"attach") => review.push(flags::ATTACH),
+            (true, b"portforward") => review.push(flags::PORT_FORWARD),
             _ => {}
         }
-        if object_ref.is_some() && api_group.is_empty() && resource == "secrets" {
+        if core && *resource == *b"secrets" {
             review.push(flags::SECRET_ACCESS);
         }
-        let writes = matches!(verb.as_ref(), "create" | "update" | "patch" | "delete" | "deletecollection");
+        let writes = matches!(verb.as_ref(), b"create" | b"update" | b"patch" | b"delete" | b"deletecollection");
         if object_ref.is_some()
-            && api_group == "rbac.authorization.k8s.io"
-            && matches!(resource.as_ref(), "roles" | "rolebindings" | "clusterroles" | "clusterrolebindings")
+            && *api_group == *b"rbac.authorization.k8s.io"
+            && matches!(resource.as_ref(), b"roles" | b"rolebindings" | b"clusterroles" | b"clusterrolebindings")
             && writes
         {
             review.push(flags::RBAC_CHANGE);
@@ -444,7 +443,8 @@ impl KubeAudit {
         let actor = identity.actor(&username);
         write_actor(actor_out, &actor);
         if let Some(ecs) = ecs {
-            ecs.action.push_str(&verb);
+            // Decoded or plain ASCII: UTF-8 either way.
+            ecs.action.push_str(std::str::from_utf8(&verb).unwrap_or_default());
             ecs.outcome = code.map(ecs::http_outcome).unwrap_or_default();
             ecs.user_name.push_str(&username);
             ecs.user_email.push_str(actor.email.as_deref().unwrap_or_default());
