@@ -205,7 +205,7 @@ fn configuration_is_found_in_the_accessible_paths_in_order() {
     let second = config_dir(&[("audit-sieve.yaml", "cluster:\n  name: second\n")]);
     let third = config_dir(&[("audit-sieve.yaml", "cluster:\n  name: third\n")]);
     let mut options = audit_sieve_host::Options::new(audit_sieve_host::default_wasm_path());
-    options.accessible_paths = vec![first, second.clone(), third];
+    options.accessible_paths = vec![first.to_path_buf(), second.to_path_buf(), third.to_path_buf()];
     options.capture_stderr = true;
     let mut h = audit_sieve_host::FluentBitHost::new(&options).unwrap();
     assert!(

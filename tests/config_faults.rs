@@ -29,7 +29,7 @@ fn assert_fails_open(dir: &Path, want: &str) {
     assert_eq!(parse(h.stats().unwrap().as_bytes())["passed"]["config_error"], 2);
 }
 
-fn dir_with(files: &[(&str, &str)]) -> std::path::PathBuf {
+fn dir_with(files: &[(&str, &str)]) -> TempDir {
     config_dir(files)
 }
 

@@ -8,13 +8,30 @@ fn wasm() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../build/audit_sieve.wasm")
 }
 
-/// A directory holding `audit-sieve.yaml` with `text`.
-fn config(name: &str, text: &str) -> PathBuf {
+/// `audit-sieve.yaml` holding `text`, in a directory of its own that goes when this is dropped.
+struct ConfigFile(PathBuf);
+
+impl std::ops::Deref for ConfigFile {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for ConfigFile {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn config(name: &str, text: &str) -> ConfigFile {
     let dir = std::env::temp_dir().join(format!("audit-sieve-cli-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("audit-sieve.yaml");
     std::fs::write(&file, text).unwrap();
-    file
+    ConfigFile(file)
 }
 
 fn check(file: &std::path::Path, extra: &[&str]) -> (i32, String) {

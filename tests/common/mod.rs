@@ -25,16 +25,32 @@ fn wasm() -> PathBuf {
     path
 }
 
-/// A fresh directory under the system temp dir, holding the given files.
-pub fn config_dir(files: &[(&str, &str)]) -> PathBuf {
+/// A fresh directory under the system temp dir, removed (with its files) when dropped.
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh directory holding the given files.
+pub fn config_dir(files: &[(&str, &str)]) -> TempDir {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
+    let dir = TempDir(std::env::temp_dir().join(format!(
         "audit-sieve-test-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    )));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir_all(&dir.0).unwrap();
     for (name, text) in files {
         std::fs::write(dir.join(name), text).unwrap();
     }
@@ -50,8 +66,9 @@ pub fn host_with(config: Option<&str>, files: &[(&str, &str)]) -> FluentBitHost 
     }
     let dir = config_dir(&all);
     let mut options = Options::new(wasm());
-    options.accessible_paths = vec![dir];
+    options.accessible_paths = vec![dir.to_path_buf()];
     options.capture_stderr = true;
+    // The module reads its configuration at start-up, so the directory can go after it.
     FluentBitHost::new(&options).expect("module loads")
 }
 
