@@ -282,12 +282,29 @@ impl HostStreams {
         if l.starts_with("type=") || l.starts_with("node=") || l.starts_with("audit: type=") {
             return self.auditd_line(l, &Origin::default(), out);
         }
+        // The program the syslog header names decides first: the rest of an sshd or sudo
+        // line is partly what the client typed (a user name that reads `AUDIT: SESSION,...`
+        // must not turn a failed login into a pgaudit record).
+        let parsed = syslog::parse(l);
+        if let Some(parsed) = &parsed
+            && self.authlog
+            && is_auth_program(parsed.ident)
+        {
+            let origin = Origin {
+                host: parsed.host.map(Cow::Borrowed),
+                program: Some(Cow::Borrowed(parsed.ident)),
+                pid: parsed.pid.map(|pid| Cow::Owned(pid.to_string())),
+                syslog_time: parsed.timestamp,
+                db_user: None,
+            };
+            return Some(self.auth(&origin, parsed.message, time_sec, identity, out));
+        }
         if l.contains_short("AUDIT: ")
             && let Some(v) = self.pgaudit_line(l, &Origin::default(), out)
         {
             return Some(v);
         }
-        let parsed = syslog::parse(l)?;
+        let parsed = parsed?;
         let origin = Origin {
             host: parsed.host.map(Cow::Borrowed),
             program: Some(Cow::Borrowed(parsed.ident)),
@@ -295,11 +312,6 @@ impl HostStreams {
             syslog_time: parsed.timestamp,
             db_user: None,
         };
-        if self.authlog && is_auth_program(parsed.ident) {
-            let mut origin = origin;
-            origin.pid = parsed.pid.map(|pid| Cow::Owned(pid.to_string()));
-            return Some(self.auth(&origin, parsed.message, time_sec, identity, out));
-        }
         if self.auditd && parsed.message.contains_short("audit(") {
             return self.auditd_line(parsed.message, &origin, out);
         }
@@ -716,6 +728,36 @@ mod tests {
         }
         for record in [r#"{"log":"hello"}"#, r#"{"a":1}"#, r#"{"ident":"cron","message":"x"}"#, r#"{"log":"----"}"#] {
             assert!(run("", record, 0, &mut hs).is_none(), "{record}");
+        }
+    }
+
+    /// What follows the program in an sshd or sudo line is partly the client's (a user name,
+    /// a command): it must not move the line to another stream and out of the reviewer's
+    /// sight. Lines of other programs are still read for what they carry.
+    #[test]
+    fn the_program_decides_the_stream_not_the_text_after_it() {
+        let pg = "AUDIT: SESSION,1,1,READ,SELECT,,,x";
+        let failed: &[&str] = &[flags::AUTH_FAILURE];
+        let cases = [
+            (format!("Nov 22 10:00:00 h sshd[1]: Invalid user {pg} from 192.0.2.9 port 22"), AUTHLOG, failed),
+            (
+                format!("Nov 22 10:00:00 h sshd[1]: Failed password for invalid user {pg} from 192.0.2.9 port 22 ssh2"),
+                AUTHLOG,
+                failed,
+            ),
+            (
+                format!("Nov 22 10:00:00 h sudo[1]:   bob : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/echo {pg}"),
+                AUTHLOG,
+                &[],
+            ),
+            ("Nov 22 10:00:00 h sshd[1]: Invalid user audit(1.2:3) from 192.0.2.9 port 22".to_owned(), AUTHLOG, failed),
+            (format!("Nov 22 10:00:00 db postgres[5]: [3-1] LOG:  {pg}"), PGAUDIT, &[]),
+            (format!("2026-11-22 10:00:00.123 UTC [5] LOG:  {pg}"), PGAUDIT, &[]),
+        ];
+        for (line, stream, flags) in cases {
+            let record = serde_json::json!({ "log": line }).to_string();
+            let (v, _, review) = run("", &record, 0, &mut streams("")).unwrap_or_else(|| panic!("{record}"));
+            assert_eq!((v, review.as_slice()), (Verdict::Keep(stream), flags), "{record}");
         }
     }
 
