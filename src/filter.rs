@@ -9,7 +9,7 @@ use crate::config::{Config, ConfigError, Source, field_path};
 use crate::ecs::Ecs;
 use crate::hoststreams::{HostStreams, Verdict};
 use crate::identity::Identity;
-use crate::json::{self, Edits};
+use crate::json::{self, Edits, Key};
 use crate::kubeaudit::KubeAudit;
 use crate::policy::{Extensions, Policy};
 
@@ -64,17 +64,19 @@ pub enum Outcome {
     PassThrough(PassReason),
 }
 
-/// Output field names, split once at start-up.
+/// Output field names, split and written as JSON once at start-up.
 struct FieldPaths {
-    stream: Vec<String>,
-    cluster: Vec<String>,
-    review: Vec<String>,
-    actor: Vec<String>,
+    stream: Vec<Key>,
+    cluster: Vec<Key>,
+    review: Vec<Key>,
+    actor: Vec<Key>,
 }
 
 pub struct Engine {
     fields: FieldPaths,
     cluster_name: String,
+    /// `cluster_name` as a JSON string, written once.
+    cluster_json: Vec<u8>,
     cluster_from: Option<Vec<String>>,
     max_record_bytes: usize,
     identity: Identity,
@@ -129,16 +131,20 @@ impl Engine {
         } else {
             None
         };
+        let keys = |path: &str| field_path(path).iter().map(|part| Key::new(part)).collect();
         let fields = FieldPaths {
-            stream: field_path(&config.fields.stream),
-            cluster: field_path(&config.fields.cluster),
-            review: field_path(&config.fields.review),
-            actor: field_path(&config.fields.actor),
+            stream: keys(&config.fields.stream),
+            cluster: keys(&config.fields.cluster),
+            review: keys(&config.fields.review),
+            actor: keys(&config.fields.actor),
         };
+        let mut cluster_json = Vec::new();
+        json::write_str(&mut cluster_json, &config.cluster.name);
         let hoststreams = HostStreams::new(config).map_err(|e| ConfigError::new(source_name(source), None, e))?;
         let engine = Engine {
             fields,
             cluster_name: config.cluster.name.clone(),
+            cluster_json,
             cluster_from: (!config.cluster.from_field.is_empty()).then(|| field_path(&config.cluster.from_field)),
             max_record_bytes: config.limits.max_record_bytes,
             identity,
@@ -372,15 +378,17 @@ impl Engine {
         ecs: Option<&Ecs>,
         edits: &mut Edits,
     ) {
-        edits.set_path_str(&self.fields.stream, stream);
+        edits.set_path_with(&self.fields.stream, |out| write_own_name(out, stream));
         let from_record = self.cluster_from.as_ref().and_then(|path| {
             lookup_string(text, start, path).or_else(|| {
                 wrapper.and_then(|(outer, outer_start, _)| lookup_string(outer.as_bytes(), outer_start, path))
             })
         });
         let cluster = from_record.as_deref().unwrap_or(&self.cluster_name);
-        if !cluster.is_empty() {
-            edits.set_path_str(&self.fields.cluster, cluster);
+        match &from_record {
+            _ if cluster.is_empty() => {}
+            Some(from_record) => edits.set_path_str(&self.fields.cluster, from_record),
+            None => edits.set_path(&self.fields.cluster, &self.cluster_json),
         }
         if let Some(ecs) = ecs {
             ecs.write(Some(cluster), edits);
@@ -395,12 +403,22 @@ impl Engine {
                     if i > 0 {
                         list.push(b',');
                     }
-                    json::write_str(list, flag);
+                    write_own_name(list, flag);
                 }
                 list.push(b']');
             });
         }
     }
+}
+
+/// A name of the module's own (a stream, a review flag), plain ASCII: written as a JSON
+/// string without looking for what to escape.
+fn write_own_name(out: &mut Vec<u8>, name: &str) {
+    debug_assert!(name.bytes().all(|c| c.is_ascii_graphic() && c != b'"' && c != b'\\'), "{name}");
+    out.reserve(name.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'"');
 }
 
 fn source_name(source: &Source) -> String {

@@ -129,7 +129,8 @@ impl Shape {
 struct Origin<'a> {
     host: Option<Cow<'a, str>>,
     program: Option<Cow<'a, str>>,
-    pid: Option<Cow<'a, str>>,
+    /// The process id, when the input gave one that reads as a number.
+    pid: Option<u64>,
     syslog_time: Option<&'a str>,
     /// `record.user_name` of a CloudNativePG log.
     db_user: Option<Cow<'a, str>>,
@@ -188,27 +189,25 @@ impl HostStreams {
         let shape = Shape::read(text, start, known)?;
         let mut out = Out { edits, review, actor, ecs };
         let string = |m: Option<Member>| m.and_then(|m| m.value_str(text));
-        let value = |m: Option<Member>| {
+        // A number, or a string holding one (syslog parsers keep the pid as text).
+        let number = |m: Option<Member>| {
             m.and_then(|m| match m.value_str(text) {
-                Some(v) => Some(v),
-                None => {
-                    let raw = m.value.of(text);
-                    raw.bytes().all(|b| b.is_ascii_digit()).then_some(Cow::Borrowed(raw))
-                }
+                Some(v) => v.parse::<u64>().ok(),
+                None => m.value.of(text).parse::<u64>().ok(),
             })
         };
 
         // systemd input: the program is named, the message is the line.
         if let Some(msg) = string(shape.journal_message) {
             let program = string(shape.journal_ident).or_else(|| string(shape.journal_comm));
-            let origin = Origin { host: string(shape.host), pid: value(shape.pid), ..Origin::default() };
+            let origin = Origin { host: string(shape.host), pid: number(shape.pid), ..Origin::default() };
             if let Some(v) = self.named(program, &msg, origin, time_sec, identity, &mut out) {
                 return Some(v);
             }
         }
         // Syslog parsers: `ident` and `message`.
         if let (Some(ident), Some(msg)) = (string(shape.ident), string(shape.message)) {
-            let origin = Origin { host: string(shape.host), pid: value(shape.pid), ..Origin::default() };
+            let origin = Origin { host: string(shape.host), pid: number(shape.pid), ..Origin::default() };
             if let Some(v) = self.named(Some(ident), &msg, origin, time_sec, identity, &mut out) {
                 return Some(v);
             }
@@ -293,7 +292,7 @@ impl HostStreams {
             let origin = Origin {
                 host: parsed.host.map(Cow::Borrowed),
                 program: Some(Cow::Borrowed(parsed.ident)),
-                pid: parsed.pid.map(|pid| Cow::Owned(pid.to_string())),
+                pid: parsed.pid.map(u64::from),
                 syslog_time: parsed.timestamp,
                 db_user: None,
             };
@@ -632,10 +631,8 @@ impl<'b> Object<'b> {
     fn origin(&mut self, origin: &Origin) {
         self.opt_str("host", origin.host.as_deref());
         self.opt_str("program", origin.program.as_deref());
-        if let Some(pid) = origin.pid.as_deref()
-            && let Ok(n) = pid.parse::<u64>()
-        {
-            self.int("pid", n);
+        if let Some(pid) = origin.pid {
+            self.int("pid", pid);
         }
         self.opt_str("syslog_time", origin.syslog_time);
     }
@@ -699,6 +696,16 @@ mod tests {
                 r#"{"ident":"sudo","pid":"77","message":"alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash"}"#,
                 AUTHLOG,
                 r#""sudo":{"tool":"sudo","outcome":"allowed","user":"alice","target_user":"root","command":"/bin/bash","tty":"pts/0","pwd":"/home/alice","program":"sudo","pid":77}"#,
+            ),
+            (
+                r#"{"ident":"sshd","pid":12,"message":"Invalid user admin from 192.0.2.9 port 22"}"#,
+                AUTHLOG,
+                r#""ssh":{"outcome":"invalid_user","user":"admin","invalid_user":true,"source_ip":"192.0.2.9","port":22,"program":"sshd","pid":12}"#,
+            ),
+            (
+                r#"{"ident":"sshd","pid":"twelve","message":"Invalid user admin from 192.0.2.9 port 22"}"#,
+                AUTHLOG,
+                r#""ssh":{"outcome":"invalid_user","user":"admin","invalid_user":true,"source_ip":"192.0.2.9","port":22,"program":"sshd"}"#,
             ),
             (
                 r#"{"_COMM":"sshd-session","MESSAGE":"Invalid user admin from 2001:db8::1 port 22","_PID":"9"}"#,

@@ -897,6 +897,66 @@ pub enum Change {
     EditItems(Edits),
 }
 
+/// A member name kept as its JSON string literal, written once: the names of the fields
+/// added to every record are not escaped again for each record.
+#[derive(Debug, Clone)]
+pub struct Key {
+    literal: Box<[u8]>,
+    name_len: usize,
+}
+
+impl Key {
+    pub fn new(name: &str) -> Key {
+        let mut literal = Vec::with_capacity(name.len() + 2);
+        write_str(&mut literal, name);
+        Key { literal: literal.into(), name_len: name.len() }
+    }
+}
+
+/// A member name as [`Edits`] take it: text, escaped as it is stored, or a [`Key`].
+pub trait KeyName {
+    /// The name's length in bytes, unescaped.
+    fn name_len(&self) -> usize;
+    /// Appends the name as a JSON string literal.
+    fn write_literal(&self, out: &mut Vec<u8>);
+}
+
+impl KeyName for str {
+    fn name_len(&self) -> usize {
+        self.len()
+    }
+    fn write_literal(&self, out: &mut Vec<u8>) {
+        write_str(out, self);
+    }
+}
+
+impl KeyName for String {
+    fn name_len(&self) -> usize {
+        self.len()
+    }
+    fn write_literal(&self, out: &mut Vec<u8>) {
+        write_str(out, self);
+    }
+}
+
+impl KeyName for Key {
+    fn name_len(&self) -> usize {
+        self.name_len
+    }
+    fn write_literal(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.literal);
+    }
+}
+
+impl<K: KeyName + ?Sized> KeyName for &K {
+    fn name_len(&self) -> usize {
+        (**self).name_len()
+    }
+    fn write_literal(&self, out: &mut Vec<u8>) {
+        (**self).write_literal(out);
+    }
+}
+
 /// Edits of one object: changes to named members, then members appended at the end.
 /// A member appended under a name the object already has replaces that member, so the
 /// output never holds a key twice.
@@ -960,7 +1020,7 @@ impl Edits {
     }
 
     /// Sets `key` to the raw JSON that `write` appends to its buffer, at the end of the object.
-    pub fn append_with(&mut self, key: &str, write: impl FnOnce(&mut Vec<u8>)) {
+    pub fn append_with(&mut self, key: &(impl KeyName + ?Sized), write: impl FnOnce(&mut Vec<u8>)) {
         let key = self.push_key(key);
         let value = self.push_value(write);
         self.append.push((key, value));
@@ -969,12 +1029,12 @@ impl Edits {
     /// Sets the member at a dotted path (`cluster.name`), split into its parts, to the raw
     /// JSON `write` appends: nested objects are edited in place when they exist, created
     /// when they don't.
-    pub fn set_path_with(&mut self, path: &[impl AsRef<str>], write: impl FnOnce(&mut Vec<u8>)) {
+    pub fn set_path_with(&mut self, path: &[impl KeyName], write: impl FnOnce(&mut Vec<u8>)) {
         match path {
             [] => {}
-            [last] => self.append_with(last.as_ref(), write),
+            [last] => self.append_with(last, write),
             [head, rest @ ..] => {
-                let key = self.push_key(head.as_ref());
+                let key = self.push_key(head);
                 let existing = self.changes.iter().position(|(k, c)| {
                     matches!(c, Stored::Edit(_)) && self.bytes[k.clone()] == self.bytes[key.clone()]
                 });
@@ -996,19 +1056,19 @@ impl Edits {
     }
 
     /// [`Edits::set_path_with`] a raw JSON value.
-    pub fn set_path(&mut self, path: &[impl AsRef<str>], value: &[u8]) {
+    pub fn set_path(&mut self, path: &[impl KeyName], value: &[u8]) {
         self.set_path_with(path, |out| out.extend_from_slice(value));
     }
 
     /// [`Edits::set_path_with`] a string value.
-    pub fn set_path_str(&mut self, path: &[impl AsRef<str>], value: &str) {
+    pub fn set_path_str(&mut self, path: &[impl KeyName], value: &str) {
         self.set_path_with(path, |out| write_str(out, value));
     }
 
-    fn push_key(&mut self, key: &str) -> Range<usize> {
-        self.key_lengths |= length_bit(key.len());
+    fn push_key(&mut self, key: &(impl KeyName + ?Sized)) -> Range<usize> {
+        self.key_lengths |= length_bit(key.name_len());
         let start = self.bytes.len();
-        write_str(&mut self.bytes, key);
+        key.write_literal(&mut self.bytes);
         start..self.bytes.len()
     }
 
@@ -1629,25 +1689,29 @@ mod tests {
         }
     }
 
+    /// Names as text and as [`Key`]s (written once) give the same records.
     #[test]
     fn sets_dotted_paths() {
-        let path = |p: &str| p.split('.').map(str::to_owned).collect::<Vec<_>>();
-        let mut edits = Edits::default();
-        edits.set_path(&path("cluster.name"), b"\"prod\"");
-        edits.set_path(&path("log_type"), b"\"kubeaudit\"");
-        assert_eq!(rewrite(r#"{"a":1}"#, &edits), r#"{"a":1,"cluster":{"name":"prod"},"log_type":"kubeaudit"}"#);
-        assert_eq!(
-            rewrite(r#"{"cluster":{"region":"eu"},"log_type":"old"}"#, &edits),
-            r#"{"cluster":{"region":"eu","name":"prod"},"log_type":"kubeaudit"}"#
-        );
-        assert_eq!(rewrite(r#"{"cluster":"x"}"#, &edits), r#"{"cluster":{"name":"prod"},"log_type":"kubeaudit"}"#);
-        // Two parts under one object share it; keys that need escaping are written escaped.
-        edits.set_path_str(&path("cluster.zone"), "a\"b");
-        edits.set_path_str(&path("ta\tb"), "\u{e9}");
-        assert_eq!(
-            rewrite(r#"{"ta\tb":1}"#, &edits),
-            r#"{"cluster":{"name":"prod","zone":"a\"b"},"log_type":"kubeaudit","ta\tb":"é"}"#
-        );
+        fn check<K: KeyName>(path: impl Fn(&str) -> Vec<K>) {
+            let mut edits = Edits::default();
+            edits.set_path(&path("cluster.name"), b"\"prod\"");
+            edits.set_path(&path("log_type"), b"\"kubeaudit\"");
+            assert_eq!(rewrite(r#"{"a":1}"#, &edits), r#"{"a":1,"cluster":{"name":"prod"},"log_type":"kubeaudit"}"#);
+            assert_eq!(
+                rewrite(r#"{"cluster":{"region":"eu"},"log_type":"old"}"#, &edits),
+                r#"{"cluster":{"region":"eu","name":"prod"},"log_type":"kubeaudit"}"#
+            );
+            assert_eq!(rewrite(r#"{"cluster":"x"}"#, &edits), r#"{"cluster":{"name":"prod"},"log_type":"kubeaudit"}"#);
+            // Two parts under one object share it; keys that need escaping are written escaped.
+            edits.set_path_str(&path("cluster.zone"), "a\"b");
+            edits.set_path_str(&path("ta\tb"), "\u{e9}");
+            assert_eq!(
+                rewrite(r#"{"ta\tb":1}"#, &edits),
+                r#"{"cluster":{"name":"prod","zone":"a\"b"},"log_type":"kubeaudit","ta\tb":"é"}"#
+            );
+        }
+        check(|p| p.split('.').map(str::to_owned).collect());
+        check(|p| p.split('.').map(Key::new).collect());
     }
 
     #[test]
