@@ -1523,7 +1523,7 @@ mod tests {
     #[test]
     fn key_scan_agrees_with_the_string_scan() {
         let specials = ["", "\\n", "é", "\u{1}", "\\u0041"];
-        for len in 0..20 {
+        for len in 0..40 {
             for at in 0..=len {
                 for special in specials {
                     let key: String = (0..len).map(|k| (b'a' + (k % 26) as u8) as char).collect();
