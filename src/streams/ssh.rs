@@ -463,9 +463,11 @@ fn strip_invalid<'a>(r: &'a str, ev: &mut SshEvent<'a>) -> &'a str {
     r
 }
 
-/// Finds the ` from ` that starts the sshd-written tail `<addr>[ port N][ sshN]` followed by the end of
-/// the text or `: `; returns (user, tail starting at addr). Earlier candidates that do not fit are taken
-/// to be part of a client-supplied user name.
+/// Finds the ` from ` that starts the sshd-written tail `<addr>[ port N][ sshN]`, followed by
+/// the end of the text or (after `sshN`) `: ` and sshd's extra text; returns (user, tail
+/// starting at addr). Earlier candidates that do not fit are taken to be part of a
+/// client-supplied user name. The first fit wins: the extra text can hold client input too
+/// (`ruser`, a hostbased client user).
 fn locate_source(r: &str) -> Option<(&str, &str)> {
     if let Some(t) = r.strip_prefix("from ")
         && tail_fits(t)
@@ -496,10 +498,11 @@ fn tail_fits(t: &str) -> bool {
         }
         rest = r;
     }
-    if let Some(r) = rest.strip_prefix("ssh2").or_else(|| rest.strip_prefix("ssh1")) {
-        rest = r;
+    // sshd writes `: <key>` only after the protocol (`port N ssh2: ED25519 SHA256:...`).
+    match rest.strip_prefix("ssh2").or_else(|| rest.strip_prefix("ssh1")) {
+        Some(r) => r.is_empty() || r.starts_with(": "),
+        None => rest.is_empty(),
     }
-    rest.is_empty() || rest.starts_with(": ")
 }
 
 /// `<user> from <addr>[ port N][ sshN]`
@@ -742,6 +745,21 @@ mod tests {
             "Nov 11 08:04:52 redbamboo sshd[2737]: Failed password for invalid user test from 127.0.0.1 port 58946 ssh2: from 10.10.1.2 port 55555 ssh2",
         );
         assert_eq!(e.ip, Some("127.0.0.1"));
+        // sshd writes `: ` only after the protocol: a tail with `: ` and no `sshN` is part
+        // of the client's user name.
+        for line in [
+            "Nov 22 10:00:00 h sshd[1]: Failed password for invalid user a from 10.9.9.9 : x from 203.0.113.5 port 4444 ssh2",
+            "Nov 22 10:00:00 h sshd[1]: Failed publickey for invalid user a from 10.9.9.9 : x from 203.0.113.5 port 4444 ssh2: ED25519 SHA256:abc",
+        ] {
+            let e = ev(line);
+            assert_eq!(
+                (e.user, e.ip, e.port),
+                (Some("a from 10.9.9.9 : x"), Some("203.0.113.5"), Some(4444)),
+                "{line}"
+            );
+        }
+        let e = ev("Nov 22 10:00:00 h sshd[1]: Invalid user root from 1.1.1.1 : x from 203.0.113.5 port 4444");
+        assert_eq!((e.user, e.ip, e.port), (Some("root from 1.1.1.1 : x"), Some("203.0.113.5"), Some(4444)));
         let e = ev(
             "Nov 11 08:04:51 redbamboo sshd[2737]: Failed password for invalid user from 10.10.1.1 from 127.0.0.1 port 58946 ssh2",
         );
