@@ -192,8 +192,8 @@ fn parse_body<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
         }
         "Disconnecting" | "Disconnecting:" => {
             ev.outcome = Some(Outcome::Disconnected);
-            let (head, reason) = match m.split_once_short(": ") {
-                Some((h, r)) => (h, Some(r)),
+            let (head, reason) = match disconnect_reason_at(m) {
+                Some(at) => (&m[..at], Some(&m[at + 2..])),
                 None => (m, None),
             };
             if let Some(reason) = reason {
@@ -451,6 +451,27 @@ fn auth_result<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
         }
     }
     Some(())
+}
+
+/// Where the reason of a `Disconnecting` line starts (its `: `). Old sshd writes
+/// `Disconnecting: <reason>`, where the reason may name the user; newer sshd writes
+/// `Disconnecting <user part> <addr> port N: <reason>`, where the user part is the client's
+/// and may hold `: `: the reason then starts after the last ` port N` followed by `: `.
+fn disconnect_reason_at(m: &str) -> Option<usize> {
+    if m.starts_with("Disconnecting: ") {
+        return Some("Disconnecting".len());
+    }
+    let mut found = None;
+    let mut start = 0;
+    while let Some(i) = m[start..].find_short(": ") {
+        let at = start + i;
+        let ends_in_port = m[..at].rsplit_once_short(" port ").is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+        if ends_in_port {
+            found = Some(at);
+        }
+        start = at + 1;
+    }
+    found.or_else(|| m.find_short(": "))
 }
 
 fn strip_invalid<'a>(r: &'a str, ev: &mut SshEvent<'a>) -> &'a str {
@@ -888,6 +909,26 @@ mod tests {
         let e =
             ev("Nov 28 09:16:05 srv sshd[32310]: Disconnecting: Too many authentication failures for git [preauth]");
         assert_eq!((e.outcome, e.user), (Some(Outcome::MaxAttempts), Some("git")));
+        // Newer sshd: the user part is the client's and may hold `: `; the reason follows the port.
+        for (line, user) in [
+            ("Disconnecting invalid user xxx 192.0.2.7 port 49941: Too many authentication failures [preauth]", "xxx"),
+            (
+                "Disconnecting invalid user a: b 192.0.2.7 port 49941: Too many authentication failures [preauth]",
+                "a: b",
+            ),
+            (
+                "Disconnecting invalid user a 10.9.9.9 port 1: x 192.0.2.7 port 49941: Too many authentication failures [preauth]",
+                "a 10.9.9.9 port 1: x",
+            ),
+        ] {
+            let full = format!("Nov 23 21:50:38 myhost sshd[1]: {line}");
+            let e = ev(&full);
+            assert_eq!(
+                (e.outcome, e.user, e.ip, e.port, e.invalid_user),
+                (Some(Outcome::MaxAttempts), Some(user), Some("192.0.2.7"), Some(49941), true),
+                "{line}"
+            );
+        }
     }
 
     #[test]
