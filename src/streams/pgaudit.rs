@@ -125,6 +125,10 @@ fn tail(s: &str) -> Option<Tail<'_>> {
         if end >= s.len() {
             break;
         }
+        // A quoted field ends at its closing quote: only a comma may follow it.
+        if s.as_bytes()[end] != b',' {
+            return None;
+        }
         pos = end + 1;
         if pos == s.len() {
             spans.push((Cow::Borrowed(""), pos, pos));
@@ -258,6 +262,12 @@ mod tests {
         assert!(parse("AUDIT: SESSION,x,1,READ").is_none());
         assert!(parse("AUDIT: BOGUS,1,1,READ,SELECT,,,x,<none>").is_none());
         assert!(parse("AUDIT: SESSION,1,1,READ,SELECT,,,\"unterminated").is_none());
+        // Text right after a quoted field's closing quote, a multi-byte character at every
+        // place the parser might step to: no record, and no slice inside a character.
+        for after in ["ɣ", "xɣ", "ɣ,<none>", "é,1"] {
+            let line = format!("AUDIT: SESSION,1,1,READ,SELECT,,,\"select 1\"{after}");
+            assert!(parse(&line).is_none(), "{line}");
+        }
     }
 
     #[test]
