@@ -443,9 +443,14 @@ impl HostStreams {
             return None;
         }
         let Some(mut rec) = pgaudit::parse(text) else {
-            let at = text.find_short("AUDIT: ")?;
-            let rest = &text[at + 7..];
-            let known = rest.starts_with("SESSION,") || rest.starts_with("OBJECT,");
+            // Kept whole and tagged, never dropped: a record that does not parse, or two candidates.
+            let known = match pgaudit::message_at(text)? {
+                pgaudit::Message::Ambiguous => true,
+                pgaudit::Message::At(at) => {
+                    let rest = &text[at + 7..];
+                    rest.starts_with("SESSION,") || rest.starts_with("OBJECT,")
+                }
+            };
             return known.then_some(Verdict::Keep(PGAUDIT));
         };
         if rec.db_user.is_none() {
@@ -765,6 +770,39 @@ mod tests {
             let record = serde_json::json!({ "log": line }).to_string();
             let (v, _, review) = run("", &record, 0, &mut streams("")).unwrap_or_else(|| panic!("{record}"));
             assert_eq!((v, review.as_slice()), (Verdict::Keep(stream), flags), "{record}");
+        }
+    }
+
+    /// A PostgreSQL line is pgaudit's where its message says so, not where a client's text does:
+    /// a filter that keeps only some pgaudit records must not drop a failed login, nor a record
+    /// an application name imitates.
+    #[test]
+    fn pgaudit_is_the_message_not_text_inside_it() {
+        let config = "pgaudit:\n  filter:\n    include_objects: [app.users]\n";
+        let fake = "AUDIT: SESSION,1,1,READ,SELECT,,,x,<none>";
+        let real = r#"AUDIT: SESSION,2,1,WRITE,DELETE,TABLE,app.users,"delete from app.users",<none>"#;
+        let failed_login = format!("password authentication failed for user \"{fake}\"");
+        let cases = [
+            (serde_json::json!({ "log": format!("2026-11-22 10:00:00 UTC [5] FATAL:  {failed_login}") }), None),
+            (serde_json::json!({ "record": { "error_severity": "FATAL", "message": failed_login } }), None),
+            (
+                serde_json::json!({ "log": format!("2026-11-22 10:00:00 UTC [5] app=x LOG:  {fake} LOG:  {real}") }),
+                Some(Verdict::Keep(PGAUDIT)),
+            ),
+            (serde_json::json!({ "log": format!("2026-11-22 10:00:00 UTC [5] LOG:  {fake}") }), Some(Verdict::Drop)),
+            (
+                serde_json::json!({ "log": format!("2026-11-22 10:00:00 UTC [5] LOG:  {real}") }),
+                Some(Verdict::Keep(PGAUDIT)),
+            ),
+        ];
+        for (record, want) in cases {
+            let record = record.to_string();
+            let got = run(config, &record, 0, &mut streams(config));
+            assert_eq!(got.as_ref().map(|(v, _, _)| *v), want, "{record}");
+            if want == Some(Verdict::Keep(PGAUDIT)) && record.contains("app=x") {
+                let (_, out, _) = got.unwrap();
+                assert!(!out.contains(r#""pgaudit":{"#), "no fields from either candidate: {out}");
+            }
         }
     }
 

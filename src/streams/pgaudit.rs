@@ -70,9 +70,43 @@ fn borrowed(c: Cow<'_, str>) -> Option<&str> {
     }
 }
 
-/// Parses the record contained in `text` (a log line, possibly with continuation lines).
+/// The severity labels the server writes before a message pgaudit can log at (`pgaudit.log_level`:
+/// DEBUG1..5 are all written `DEBUG`).
+const LEVELS: [&str; 5] = ["LOG", "NOTICE", "WARNING", "INFO", "DEBUG"];
+
+/// Where pgaudit's `AUDIT: ` message starts in `text`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Message {
+    At(usize),
+    /// Two places could be pgaudit's: the log line prefix (an application name) and the statement are
+    /// partly the client's text, so either could be an imitation.
+    Ambiguous,
+}
+
+/// `AUDIT: ` counts where a message starts: at the start of `text` (a message field of its own) or
+/// right after a level label and its two spaces (`LOG:  AUDIT: `). Elsewhere it is someone's text: a
+/// user name in a `FATAL:  password authentication failed for user "AUDIT: ..."`, a statement.
+pub fn message_at(text: &str) -> Option<Message> {
+    let starts_message = |at: usize| {
+        let before = text[..at].trim_start();
+        before.is_empty() || before.strip_suffix(":  ").is_some_and(|b| LEVELS.iter().any(|level| b.ends_with(level)))
+    };
+    let mut found = text.match_indices("AUDIT: ").map(|(at, _)| at).filter(|&at| starts_message(at));
+    let first = found.next()?;
+    let is_record = |at: usize| {
+        let rest = &text[at + 7..];
+        rest.starts_with("SESSION,") || rest.starts_with("OBJECT,")
+    };
+    if is_record(first) && found.any(is_record) {
+        return Some(Message::Ambiguous);
+    }
+    Some(Message::At(first))
+}
+
+/// Parses the record contained in `text` (a log line, possibly with continuation lines). `None` when
+/// it holds none, or two that could each be the real one ([`Message::Ambiguous`]).
 pub fn parse(text: &str) -> Option<PgAuditRecord<'_>> {
-    let at = text.find("AUDIT: ")?;
+    let Message::At(at) = message_at(text)? else { return None };
     let prefix = &text[..at];
     let s = text[at + 7..].trim_end_matches(['\n', '\r', ' ']);
     let mut pos = 0;
@@ -245,6 +279,42 @@ mod tests {
         let r = parse("AUDIT: OBJECT,3,1,READ,SELECT,TABLE,public.account,select account.password,\n       account_role_map.role_id\n  from account,<not logged>").unwrap();
         assert_eq!(r.statement, "select account.password,\n       account_role_map.role_id\n  from account");
         assert_eq!(r.parameter.as_deref(), Some("<not logged>"));
+    }
+
+    /// Where pgaudit's message starts; everything else on the line may be the client's text.
+    #[test]
+    fn the_message_start_is_pgaudit_s_text_inside_it_is_not() {
+        let rec = "AUDIT: SESSION,1,1,READ,SELECT,,,x,<none>";
+        let cases: &[(String, Option<Message>)] = &[
+            (rec.to_owned(), Some(Message::At(0))),
+            (format!("  {rec}"), Some(Message::At(2))),
+            (format!("NOTICE:  {rec}"), Some(Message::At(9))),
+            (format!("2026-11-22 10:00:00 UTC [5] LOG:  {rec}"), Some(Message::At(34))),
+            (format!("[3-1] user=a,db=b DEBUG:  {rec}"), Some(Message::At(26))),
+            (format!("[5] FATAL:  password authentication failed for user \"{rec}\""), None),
+            (format!("[5] ERROR:  {rec}"), None),
+            (format!("[5] LOG: {rec}"), None),
+            (format!("[5] LOG:  statement: select '{rec}'"), None),
+            // An application name in the prefix imitating a record before the real one.
+            (
+                format!("[5] app=x LOG:  {rec} LOG:  AUDIT: SESSION,2,1,WRITE,DELETE,TABLE,t,\"delete from t\",<none>"),
+                Some(Message::Ambiguous),
+            ),
+            // A statement quoting one: the same two candidates, read the other way round.
+            (
+                format!("[5] LOG:  AUDIT: SESSION,1,1,READ,SELECT,,,\"select 'LOG:  {rec}'\",<none>"),
+                Some(Message::Ambiguous),
+            ),
+            // A second `AUDIT: ` that does not start a record leaves the first alone.
+            (
+                "[5] LOG:  AUDIT: SESSION,1,1,READ,SELECT,,,\"select 'LOG:  AUDIT: x'\",<none>".to_owned(),
+                Some(Message::At(10)),
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(message_at(text), *want, "{text}");
+            assert_eq!(parse(text).is_some(), matches!(want, Some(Message::At(_))), "{text}");
+        }
     }
 
     #[test]
