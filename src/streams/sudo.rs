@@ -79,12 +79,34 @@ impl SudoEvent<'_> {
     /// An interactive root shell: target root and the command is a shell or `su`
     /// (also `sudo -i`/`-s` style invocations where a shell follows `sudo`), or `su` to root.
     pub fn root_shell(&self) -> bool {
-        if self.target_user.unwrap_or("root") != "root" || matches!(self.outcome, Outcome::SessionClosed) {
-            return false;
-        }
+        let to_root = |target: Option<&str>| target.unwrap_or("root") == "root";
         match self.tool {
-            Tool::Su => self.outcome == Outcome::Allowed,
-            Tool::Sudo => self.command.is_some_and(is_shell_command),
+            Tool::Su => to_root(self.target_user) && self.outcome == Outcome::Allowed,
+            Tool::Sudo if self.outcome == Outcome::SessionClosed => false,
+            Tool::Sudo => {
+                // sudo writes PWD as it is: in a directory named `x ; COMMAND=/usr/bin/id` the real
+                // `USER=root ; COMMAND=/bin/bash` reads as part of the command. Any reading counts.
+                let mut target = self.target_user;
+                let mut command = self.command;
+                while let Some(cmd) = command {
+                    if to_root(target) && is_shell_command(cmd) {
+                        return true;
+                    }
+                    command = None;
+                    let mut rest = cmd;
+                    while let Some((_, next)) = rest.split_once_short(" ; ") {
+                        if let Some(later) = next.strip_prefix("COMMAND=") {
+                            command = Some(later);
+                            break;
+                        }
+                        if let Some(user) = next.strip_prefix("USER=") {
+                            target = Some(user.split_once_short(" ; ").map_or(user, |(u, _)| u));
+                        }
+                        rest = next;
+                    }
+                }
+                false
+            }
         }
     }
 }
@@ -333,6 +355,20 @@ mod tests {
         );
         assert_eq!((e.target_user, e.command), (Some("postgres"), Some("/bin/sh -c echo a ; echo b")));
         assert!(!e.root_shell());
+
+        // Synthetic: a PWD (or a command) holding ` ; COMMAND=` makes the line readable two ways;
+        // a root shell in either reading is flagged, the way the target user reads there.
+        for (rest, root_shell) in [
+            ("PWD=/tmp/x ; COMMAND=/usr/bin/id ; USER=root ; COMMAND=/bin/bash", true),
+            ("PWD=/tmp/x ; COMMAND=/usr/bin/id ; USER=bob ; COMMAND=/bin/bash", false),
+            ("PWD=/tmp/x ; COMMAND=/usr/bin/id ; COMMAND=/bin/sh -i", true),
+            ("PWD=/tmp/x ; USER=bob ; COMMAND=/usr/bin/id ; USER=root ; TSID=1 ; COMMAND=/bin/su -", true),
+            ("PWD=/tmp/x ; USER=root ; COMMAND=/usr/bin/id ; USER=bob ; COMMAND=/bin/bash", false),
+            ("PWD=/tmp ; USER=root ; COMMAND=/bin/echo COMMAND=/bin/bash", false),
+        ] {
+            let line = format!("Mar 16 08:25:22 web1 sudo: mallory : TTY=pts/0 ; {rest}");
+            assert_eq!(sudo(&line).root_shell(), root_shell, "{rest}");
+        }
     }
 
     #[test]
