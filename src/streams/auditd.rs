@@ -181,7 +181,17 @@ fn parse_fields<'a>(body: &'a str, interpreted: bool, execve: bool, out: &mut Ve
         i += 1;
         let (raw, quoted, end) = match b.get(i) {
             Some(&q @ (b'"' | b'\'')) => {
-                let close = body[i + 1..].find(q as char).map_or(b.len(), |j| i + 1 + j);
+                let rest = &body[i + 1..];
+                let close = if q == b'\'' && key == "msg" {
+                    // A USER_* payload ends the record (or its raw part, before ENRICHED's 0x1D):
+                    // its last quote closes it. libaudit does not encode `'` in `acct`, so an
+                    // account named `x'res=success` must not end it early.
+                    let raw_end = rest.find('\x1d').unwrap_or(rest.len());
+                    rest[..raw_end].rfind('\'')
+                } else {
+                    rest.find(q as char)
+                };
+                let close = close.map_or(b.len(), |j| i + 1 + j);
                 (&body[i + 1..close], q, (close + 1).min(b.len()))
             }
             _ => {
@@ -564,6 +574,18 @@ mod tests {
             "type=USER_LOGIN msg=audit(1373330717.000:4068): user pid=12000 uid=0 auid=4294967295 ses=4294967295 subj=system_u:system_r:sshd_t:s0-s0:c0.c1023 msg='op=login acct=28756E6B6E6F776E207573657229 exe=\"/usr/sbin/sshd\" hostname=? addr=173.242.116.187 terminal=ssh res=failed'",
         );
         assert_eq!(r.get("acct"), Some("(unknown user)"));
+        // The account name is the client's, and libaudit leaves `'` in it unencoded.
+        for (acct, tail) in [("x'res=success", ""), ("x'comm=cron", ""), ("x'", "\x1dUID=\"root\" AUID=\"unset\"")] {
+            let line = format!(
+                "type=USER_LOGIN msg=audit(1.2:3): pid=1 uid=0 auid=4294967295 ses=4294967295 msg='op=login acct=\"{acct}\" exe=\"/usr/sbin/sshd\" hostname=? addr=192.0.2.1 terminal=ssh res=failed'{tail}"
+            );
+            let r = rec(&line);
+            assert_eq!((r.get("acct"), r.get("res"), r.get("comm")), (Some(acct), Some("failed"), None), "{line}");
+            assert_eq!(r.get("addr"), Some("192.0.2.1"), "{line}");
+            if !tail.is_empty() {
+                assert_eq!(r.get("UID"), Some("root"), "{line}");
+            }
+        }
     }
 
     #[test]
