@@ -592,21 +592,20 @@ impl<'t> Members<'t> {
             return Ok(None);
         }
         let b = self.b;
-        let mut i = skip_ws(b, self.pos);
-        match b.get(i) {
-            Some(b'}') => {
-                self.finished = true;
-                self.pos = i + 1;
-                return Ok(None);
-            }
-            Some(b',') if !self.first => i = skip_ws(b, i + 1),
-            Some(b'"') if self.first => {}
-            Some(_) => return Err(JsonError::Unexpected(i)),
-            None => return Err(JsonError::Truncated),
-        }
-        if b.get(i) != Some(&b'"') {
-            return Err(if i >= b.len() { JsonError::Truncated } else { JsonError::Unexpected(i) });
-        }
+        let pos = self.pos;
+        // Compact JSON (what Fluent Bit renders): the key's quote right after `{` or `,`.
+        let i = match b.get(pos) {
+            Some(b'"') if self.first => pos,
+            Some(b',') if !self.first && b.get(pos + 1) == Some(&b'"') => pos + 1,
+            _ => match key_start_spaced(b, pos, self.first)? {
+                KeyStart::Quote(i) => i,
+                KeyStart::ObjectEnd(i) => {
+                    self.finished = true;
+                    self.pos = i + 1;
+                    return Ok(None);
+                }
+            },
+        };
         let (key_end, plain, name) = scan_key(b, i)?;
         let value_start = value_after_colon(b, key_end)?;
         Ok(Some(KeyAt { key: Span { start: i + 1, end: key_end - 1 }, plain, value_start, name }))
@@ -625,6 +624,34 @@ impl<'t> Members<'t> {
         self.first = false;
         self.pos = value_end;
         Member { key, key_plain, value: Span { start: value_start, end: value_end }, value_plain }
+    }
+}
+
+/// Where [`key_start_spaced`] found the next member to start.
+enum KeyStart {
+    /// The key's opening quote.
+    Quote(usize),
+    /// The object's closing `}`: no more members.
+    ObjectEnd(usize),
+}
+
+/// [`Members::next_key`] off the compact path (whitespace, the object's end, an error),
+/// from `pos`, just past `{` (`first`) or the previous value. Takes no `&mut Members`, so
+/// that the walk's state stays in locals on the hot path.
+#[inline(never)]
+fn key_start_spaced(b: &[u8], pos: usize, first: bool) -> Result<KeyStart> {
+    let mut i = skip_ws(b, pos);
+    match b.get(i) {
+        Some(b'}') => return Ok(KeyStart::ObjectEnd(i)),
+        Some(b',') if !first => i = skip_ws(b, i + 1),
+        Some(b'"') if first => {}
+        Some(_) => return Err(JsonError::Unexpected(i)),
+        None => return Err(JsonError::Truncated),
+    }
+    match b.get(i) {
+        Some(b'"') => Ok(KeyStart::Quote(i)),
+        Some(_) => Err(JsonError::Unexpected(i)),
+        None => Err(JsonError::Truncated),
     }
 }
 
