@@ -74,6 +74,9 @@ struct FieldPaths {
 
 pub struct Engine {
     fields: FieldPaths,
+    /// The top-level members the added fields live in (the first part of each field path,
+    /// once each): what the msgpack envelope copies to its top level.
+    routing_fields: Vec<String>,
     cluster_name: String,
     /// `cluster_name` as a JSON string, written once.
     cluster_json: Vec<u8>,
@@ -138,11 +141,20 @@ impl Engine {
             review: keys(&config.fields.review),
             actor: keys(&config.fields.actor),
         };
+        let mut routing_fields: Vec<String> = Vec::new();
+        for path in [&config.fields.stream, &config.fields.cluster, &config.fields.review, &config.fields.actor] {
+            if let Some(top) = field_path(path).into_iter().next()
+                && !routing_fields.contains(&top)
+            {
+                routing_fields.push(top);
+            }
+        }
         let mut cluster_json = Vec::new();
         json::write_str(&mut cluster_json, &config.cluster.name);
         let hoststreams = HostStreams::new(config).map_err(|e| ConfigError::new(source_name(source), None, e))?;
         let engine = Engine {
             fields,
+            routing_fields,
             cluster_name: config.cluster.name.clone(),
             cluster_json,
             cluster_from: (!config.cluster.from_field.is_empty()).then(|| field_path(&config.cluster.from_field)),
@@ -154,6 +166,11 @@ impl Engine {
             scratch: Scratch::default(),
         };
         Ok((engine, warnings))
+    }
+
+    /// The top-level members the added fields live in, for the msgpack envelope.
+    pub fn routing_fields(&self) -> &[String] {
+        &self.routing_fields
     }
 
     pub fn max_record_bytes(&self) -> usize {

@@ -55,6 +55,21 @@ pub struct Module {
     json_in: Vec<u8>,
 }
 
+/// The top-level members of a rewritten record named in `names` (the stream, cluster,
+/// review and actor fields), for the envelope's top level: routing on `log_type` must
+/// still work for a record returned as the envelope.
+fn envelope_tags(rewritten: &[u8], names: &[String]) -> Vec<Vec<u8>> {
+    let start = json::skip_ws(rewritten, 0);
+    names
+        .iter()
+        .filter_map(|name| {
+            let m = json::find_member(rewritten, start, name).ok()??;
+            let value = std::str::from_utf8(&rewritten[m.value.start..m.value.end]).ok()?;
+            msgpack::envelope_tag(name, value)
+        })
+        .collect()
+}
+
 /// Prefix of every line the module writes to stderr (Fluent Bit's log).
 pub const LOG_PREFIX: &str = "[audit-sieve]";
 
@@ -214,12 +229,21 @@ impl Module {
                 _ if converted.is_ok() => std::str::from_utf8(&self.json_in).ok(),
                 _ => None,
             };
+            let tags = match (outcome, &self.engine) {
+                (Outcome::Rewritten, Some(engine)) => envelope_tags(&self.work, engine.routing_fields()),
+                _ => Vec::new(),
+            };
             let mut envelope = Vec::new();
             match json_text {
-                Some(text) => {
-                    msgpack::nul_free_envelope(msgpack::ENVELOPE_JSON_KEY, &msgpack::ascii_json(text), &mut envelope)
+                Some(text) => msgpack::nul_free_envelope(
+                    msgpack::ENVELOPE_JSON_KEY,
+                    &msgpack::ascii_json(text),
+                    &tags,
+                    &mut envelope,
+                ),
+                None => {
+                    msgpack::nul_free_envelope(msgpack::ENVELOPE_MSGPACK_KEY, &base64(record), &tags, &mut envelope)
                 }
-                None => msgpack::nul_free_envelope(msgpack::ENVELOPE_MSGPACK_KEY, &base64(record), &mut envelope),
             }
             self.out = envelope;
             drop(out);

@@ -419,16 +419,35 @@ pub const ENVELOPE_JSON_KEY: &str = "record_json";
 /// The record's msgpack bytes in base64, when it could not (bin, ext, not a map).
 pub const ENVELOPE_MSGPACK_KEY: &str = "record_msgpack_base64";
 
-/// Writes `{"audit_sieve_error": "msgpack_output_has_nul", key: [chunks]}` where the
-/// chunks, concatenated, are `ascii`. Chunk and array headers are chosen so that no byte
-/// of the result is 0x00: lengths and counts avoid any value with a zero byte. `ascii`
-/// must be ASCII without 0x00 (so that any offset is a valid cut): see [`ascii_json`].
-pub fn nul_free_envelope(key: &str, ascii: &str, out: &mut Vec<u8>) {
+/// The most members [`nul_free_envelope`] copies to its top level (its map header stays a
+/// one-byte fixmap).
+pub const ENVELOPE_MAX_TAGS: usize = 13;
+
+/// A member for the envelope's top level (`name` and its JSON `value`) as msgpack, when
+/// its encoding holds no 0x00 byte; `None` otherwise (it then stays in the record text only).
+pub fn envelope_tag(name: &str, value: &str) -> Option<Vec<u8>> {
+    let mut tag = Vec::new();
+    write_str(&mut tag, name);
+    from_json(value, &mut tag).ok()?;
+    (!tag.contains(&0)).then_some(tag)
+}
+
+/// Writes `{"audit_sieve_error": "msgpack_output_has_nul", <tags>, key: [chunks]}` where
+/// the chunks, concatenated, are `ascii`, and `tags` are members from [`envelope_tag`] (the
+/// fields Fluent Bit routes on stay where it looks for them; at most
+/// [`ENVELOPE_MAX_TAGS`]). Chunk and array headers are chosen so that no byte of the
+/// result is 0x00: lengths and counts avoid any value with a zero byte. `ascii` must be
+/// ASCII without 0x00 (so that any offset is a valid cut): see [`ascii_json`].
+pub fn nul_free_envelope(key: &str, ascii: &str, tags: &[Vec<u8>], out: &mut Vec<u8>) {
     debug_assert!(ascii.bytes().all(|b| b != 0 && b.is_ascii()));
+    let tags = &tags[..tags.len().min(ENVELOPE_MAX_TAGS)];
     let json = ascii;
-    out.push(0x82);
+    out.push(0x82 + tags.len() as u8);
     write_str(out, ENVELOPE_ERROR_KEY);
     write_str(out, ENVELOPE_ERROR);
+    for tag in tags {
+        out.extend_from_slice(tag);
+    }
     write_str(out, key);
     let sizes = chunk_sizes(json.len());
     let n = sizes.len();
@@ -553,7 +572,7 @@ mod tests {
         for len in [0, 1, 31, 32, 255, 256, 512, 0xffff, 0x10000, 15 * 0xffff + 1, 300_000, 1 << 20] {
             let json = "x".repeat(len);
             let mut out = Vec::new();
-            nul_free_envelope(ENVELOPE_JSON_KEY, &json, &mut out);
+            nul_free_envelope(ENVELOPE_JSON_KEY, &json, &[], &mut out);
             assert!(!out.contains(&0), "len {len}");
             let mut back = Vec::new();
             to_json(&out, &mut back).unwrap();
@@ -563,6 +582,27 @@ mod tests {
             let joined: String = chunks.iter().map(|c| c.trim_matches('"')).collect();
             assert_eq!(joined.len(), len, "len {len}");
         }
+    }
+
+    #[test]
+    fn envelope_tags_are_members_without_nul() {
+        let tags: Vec<Vec<u8>> = [("log_type", r#""kubeaudit""#), ("review", r#"["exec","secret_access"]"#)]
+            .iter()
+            .map(|(name, value)| envelope_tag(name, value).unwrap())
+            .collect();
+        // An integer 0, a 256-byte string: not copied.
+        assert_eq!(envelope_tag("count", "0"), None);
+        assert_eq!(envelope_tag("cluster", &format!("\"{}\"", "c".repeat(256))), None);
+        assert_eq!(envelope_tag(&"k".repeat(256), r#""x""#), None);
+        let mut out = Vec::new();
+        nul_free_envelope(ENVELOPE_JSON_KEY, r#"{"count":0}"#, &tags, &mut out);
+        assert!(!out.contains(&0));
+        let mut back = Vec::new();
+        to_json(&out, &mut back).unwrap();
+        assert_eq!(
+            String::from_utf8(back).unwrap(),
+            r#"{"audit_sieve_error":"msgpack_output_has_nul","log_type":"kubeaudit","review":["exec","secret_access"],"record_json":["{\"count\":0}"]}"#
+        );
     }
 
     #[test]

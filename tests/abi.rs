@@ -167,6 +167,50 @@ fn msgpack_output_with_a_nul_byte_becomes_the_envelope() {
     assert_eq!(b64, "gaFixAIAAg==");
 }
 
+/// An audit event returned as the envelope keeps its stream, cluster, review and actor
+/// fields at the top level, where Fluent Bit routes on them (`log_type` to the
+/// `kubeaudit*` index); only fields that would hold a 0x00 byte stay in the text alone.
+#[test]
+fn the_envelope_of_a_known_stream_keeps_its_routing_fields() {
+    let mut h = host_with(Some("cluster:\n  name: prod-eu\nfields:\n  stream: labels.stream\n"), &[]);
+    let event = serde_json::json!({
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "RequestResponse",
+        "auditID": "a1", "stage": "ResponseComplete",
+        "requestURI": "/api/v1/namespaces/prod/pods/web-0/exec?command=sh", "verb": "create",
+        "user": {"username": "oidc:alice@example.com", "groups": ["system:authenticated"]},
+        "objectRef": {"resource": "pods", "namespace": "prod", "name": "web-0", "subresource": "exec", "apiVersion": "v1"},
+        "responseStatus": {"metadata": {}, "code": 101},
+        "requestReceivedTimestamp": "2026-11-22T10:00:00.000000Z",
+        "stageTimestamp": "2026-11-22T10:00:00.000000Z",
+        "restarts": 0,
+    });
+    let mp = to_msgpack(&event);
+    let bytes = match h.filter(Format::Msgpack, TAG, TIME, &mp) {
+        Fate::Kept(bytes) => bytes,
+        other => panic!("{other:?}"),
+    };
+    assert!(!bytes.contains(&0));
+    let envelope: serde_json::Value = rmp_serde::from_slice(&bytes).unwrap();
+    let text: String = envelope["record_json"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    let record = parse(text.as_bytes());
+    assert_eq!(record["restarts"], 0);
+    assert_eq!(record["labels"]["stream"], "kubeaudit");
+    for field in ["labels", "cluster", "review", "actor"] {
+        assert_eq!(envelope[field], record[field], "{field}: {envelope}");
+    }
+    assert_eq!(envelope["cluster"], "prod-eu");
+    assert!(envelope["review"].as_array().unwrap().contains(&"exec".into()), "{envelope}");
+    assert_eq!(envelope["actor"]["kind"], "human", "{envelope}");
+    // A record of no known stream gets nothing added, in the envelope either.
+    let other = to_msgpack(&serde_json::json!({"log": "x", "count": 0}));
+    let bytes = match h.filter(Format::Msgpack, TAG, TIME, &other) {
+        Fate::Kept(bytes) => bytes,
+        other => panic!("{other:?}"),
+    };
+    let envelope: serde_json::Value = rmp_serde::from_slice(&bytes).unwrap();
+    assert_eq!(envelope.as_object().unwrap().len(), 2, "{envelope}");
+}
+
 /// A drop in msgpack mode is the one address Fluent Bit rejects; a drop in JSON mode is
 /// an empty string.
 #[test]

@@ -191,9 +191,19 @@ fn the_checks_reject_bad_replies() {
     assert!(!props::is_one_msgpack_value(&[0xdc, 0xff, 0xff]));
     assert_eq!(props::base64(&[0, 0xff, 0x10, 0x80]), "AP8QgA==");
     let mut envelope = Vec::new();
-    audit_sieve::msgpack::nul_free_envelope(audit_sieve::msgpack::ENVELOPE_JSON_KEY, r#"{"a":0}"#, &mut envelope);
-    let (key, text, chunks) = props::read_envelope(&envelope).unwrap();
-    assert_eq!((key.as_str(), text.as_str(), chunks), ("record_json", r#"{"a":0}"#, 1));
+    audit_sieve::msgpack::nul_free_envelope(audit_sieve::msgpack::ENVELOPE_JSON_KEY, r#"{"a":0}"#, &[], &mut envelope);
+    let e = props::read_envelope(&envelope).unwrap();
+    assert_eq!((e.key.as_str(), e.text.as_str(), e.chunks, e.tags), ("record_json", r#"{"a":0}"#, 1, 0));
+    let tag = audit_sieve::msgpack::envelope_tag("log_type", r#""kubeaudit""#).unwrap();
+    let mut envelope = Vec::new();
+    audit_sieve::msgpack::nul_free_envelope(
+        audit_sieve::msgpack::ENVELOPE_JSON_KEY,
+        "{}",
+        std::slice::from_ref(&tag),
+        &mut envelope,
+    );
+    let e = props::read_envelope(&envelope).unwrap();
+    assert_eq!((e.text.as_str(), e.tags, e.tag_bytes), ("{}", 1, tag.len()));
 }
 
 /// Writes `fuzz/seeds/` (run with `--ignored` after changing the selection): short

@@ -14,7 +14,8 @@
 //! - it is exactly one msgpack value whenever the input was one;
 //! - not rewritten and not enveloped: byte for byte the input;
 //! - an envelope carries the record whole (its JSON text, or its bytes in base64) and
-//!   its headers add at most [`envelope_overhead`]; any reply is at most [`msgpack_bound`].
+//!   its headers add at most [`envelope_overhead`], besides at most four top-level copies of
+//!   fields added to a rewritten record; any reply is at most [`msgpack_bound`].
 //!
 //! Configuration: parsing any text, building the engine from what parses, and loading any
 //! text as a policy, never panics; an error names the file, a line inside the text (or
@@ -89,7 +90,9 @@ pub fn envelope_overhead(text_len: usize) -> usize {
 /// plus [`envelope_overhead`].
 pub fn msgpack_bound(input_len: usize) -> usize {
     let json = json_bound(6 * input_len + 2);
-    3 * json + envelope_overhead(3 * json)
+    // The envelope's top-level copies of added fields: msgpack of part of the same text.
+    let tags = 3 * json;
+    3 * json + tags + envelope_overhead(3 * json)
 }
 
 fn passed(s: &Stats) -> u64 {
@@ -155,8 +158,10 @@ pub fn check_msgpack(m: &mut Module, input: &[u8]) {
     let rewritten = after.rewritten > before.rewritten;
     if after.envelopes > before.envelopes {
         assert!(is_one_msgpack_value(body), "the envelope is one msgpack value");
-        let (key, text, chunks) = read_envelope(body).expect("a well-formed envelope");
-        assert!(body.len() <= text.len() + envelope_overhead(text.len()), "{chunks} chunks");
+        let Envelope { key, text, chunks, tags, tag_bytes } = read_envelope(body).expect("a well-formed envelope");
+        assert!(body.len() <= text.len() + tag_bytes + envelope_overhead(text.len()), "{chunks} chunks");
+        assert!(rewritten || tags == 0, "only a rewritten record has added fields to copy");
+        assert!(tags <= 4, "the stream, cluster, review and actor fields at most");
         assert!(text.is_ascii());
         if key == msgpack::ENVELOPE_MSGPACK_KEY {
             assert!(!rewritten, "a rewritten record is carried as JSON");
@@ -227,7 +232,12 @@ pub fn is_json_object(bytes: &[u8]) -> bool {
 
 /// Exactly one well-formed msgpack value and nothing after it (iterative).
 pub fn is_one_msgpack_value(b: &[u8]) -> bool {
-    let mut pos = 0usize;
+    msgpack_value_end(b, 0) == Some(b.len())
+}
+
+/// The end of the one well-formed msgpack value at `start` (iterative).
+pub fn msgpack_value_end(b: &[u8], start: usize) -> Option<usize> {
+    let mut pos = start;
     let mut pending: u64 = 1;
     let be = |pos: &mut usize, n: usize| -> Option<u64> {
         let s = b.get(*pos..pos.checked_add(n)?)?;
@@ -240,7 +250,7 @@ pub fn is_one_msgpack_value(b: &[u8]) -> bool {
     };
     while pending > 0 {
         pending -= 1;
-        let Some(&m) = b.get(pos) else { return false };
+        let &m = b.get(pos)?;
         pos += 1;
         let ok = match m {
             0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => Some(()),
@@ -274,16 +284,25 @@ pub fn is_one_msgpack_value(b: &[u8]) -> bool {
             0xde => be(&mut pos, 2).map(|n| pending += 2 * n),
             0xdf => be(&mut pos, 4).map(|n| pending += 2 * n),
         };
-        if ok.is_none() {
-            return false;
-        }
+        ok?;
     }
-    pos == b.len()
+    Some(pos)
 }
 
-/// Reads `{audit_sieve_error: msgpack_output_has_nul, key: [chunks]}`: the key, the
-/// chunks joined, and their count.
-pub fn read_envelope(b: &[u8]) -> Option<(String, String, usize)> {
+/// An envelope read by [`read_envelope`].
+pub struct Envelope {
+    /// `record_json` or `record_msgpack_base64`.
+    pub key: String,
+    /// The chunks joined.
+    pub text: String,
+    pub chunks: usize,
+    /// How many members were copied to the top level, and their bytes.
+    pub tags: usize,
+    pub tag_bytes: usize,
+}
+
+/// Reads `{audit_sieve_error: msgpack_output_has_nul, <tags>, key: [chunks]}`.
+pub fn read_envelope(b: &[u8]) -> Option<Envelope> {
     let mut pos = 0;
     let byte = |pos: &mut usize| -> Option<u8> {
         let x = *b.get(*pos)?;
@@ -302,12 +321,19 @@ pub fn read_envelope(b: &[u8]) -> Option<(String, String, usize)> {
         *pos += len;
         String::from_utf8(s.to_vec()).ok()
     };
-    if byte(&mut pos)? != 0x82 {
-        return None;
-    }
+    let members = match byte(&mut pos)? {
+        m @ 0x82..=0x8f => usize::from(m & 0x0f),
+        _ => return None,
+    };
     if str_at(&mut pos)? != msgpack::ENVELOPE_ERROR_KEY || str_at(&mut pos)? != msgpack::ENVELOPE_ERROR {
         return None;
     }
+    let tags_start = pos;
+    for _ in 2..members {
+        str_at(&mut pos)?;
+        pos = msgpack_value_end(b, pos)?;
+    }
+    let tag_bytes = pos - tags_start;
     let key = str_at(&mut pos)?;
     let m = byte(&mut pos)?;
     let n = match m {
@@ -319,7 +345,7 @@ pub fn read_envelope(b: &[u8]) -> Option<(String, String, usize)> {
     for _ in 0..n {
         text.push_str(&str_at(&mut pos)?);
     }
-    (pos == b.len()).then_some((key, text, n))
+    (pos == b.len()).then_some(Envelope { key, text, chunks: n, tags: members - 2, tag_bytes })
 }
 
 /// Standard base64 with padding, as the envelope writes it.
