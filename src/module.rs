@@ -55,21 +55,6 @@ pub struct Module {
     json_in: Vec<u8>,
 }
 
-/// The top-level members of a rewritten record named in `names` (the stream, cluster,
-/// review and actor fields), for the envelope's top level: routing on `log_type` must
-/// still work for a record returned as the envelope.
-fn envelope_tags(rewritten: &[u8], names: &[String]) -> Vec<Vec<u8>> {
-    let start = json::skip_ws(rewritten, 0);
-    names
-        .iter()
-        .filter_map(|name| {
-            let m = json::find_member(rewritten, start, name).ok()??;
-            let value = std::str::from_utf8(&rewritten[m.value.start..m.value.end]).ok()?;
-            msgpack::envelope_tag(name, value)
-        })
-        .collect()
-}
-
 /// Prefix of every line the module writes to stderr (Fluent Bit's log).
 pub const LOG_PREFIX: &str = "[audit-sieve]";
 
@@ -222,33 +207,38 @@ impl Module {
             Outcome::Unchanged | Outcome::PassThrough(_) => self.out.extend_from_slice(record),
         }
         if self.out.contains(&0) {
-            self.stats.envelopes += 1;
-            let out = std::mem::take(&mut self.out);
-            let json_text = match outcome {
-                Outcome::Rewritten => std::str::from_utf8(&self.work).ok(),
-                _ if converted.is_ok() => std::str::from_utf8(&self.json_in).ok(),
-                _ => None,
-            };
-            let tags = match (outcome, &self.engine) {
-                (Outcome::Rewritten, Some(engine)) => envelope_tags(&self.work, engine.routing_fields()),
-                _ => Vec::new(),
-            };
-            let mut envelope = Vec::new();
-            match json_text {
-                Some(text) => msgpack::nul_free_envelope(
-                    msgpack::ENVELOPE_JSON_KEY,
-                    &msgpack::ascii_json(text),
-                    &tags,
-                    &mut envelope,
-                ),
-                None => {
-                    msgpack::nul_free_envelope(msgpack::ENVELOPE_MSGPACK_KEY, &base64(record), &tags, &mut envelope)
-                }
-            }
-            self.out = envelope;
-            drop(out);
+            self.envelope(outcome, converted.is_ok(), record);
         }
         self.finish()
+    }
+
+    /// Replaces the reply with the NUL-free envelope. Off the common path: kept out of
+    /// [`Module::filter_msgpack`] so that its code stays as small as a record without a
+    /// 0x00 byte needs.
+    #[cold]
+    #[inline(never)]
+    fn envelope(&mut self, outcome: Outcome, converted: bool, record: &[u8]) {
+        self.stats.envelopes += 1;
+        let out = std::mem::take(&mut self.out);
+        let json_text = match outcome {
+            Outcome::Rewritten => std::str::from_utf8(&self.work).ok(),
+            _ if converted => std::str::from_utf8(&self.json_in).ok(),
+            _ => None,
+        };
+        // The stream, cluster, review and actor fields where Fluent Bit routes on them.
+        let tags = match (outcome, &self.engine) {
+            (Outcome::Rewritten, Some(engine)) => msgpack::envelope_tags(&out, engine.routing_fields()),
+            _ => msgpack::EnvelopeTags::default(),
+        };
+        let mut envelope = Vec::new();
+        match json_text {
+            Some(text) => {
+                msgpack::nul_free_envelope(msgpack::ENVELOPE_JSON_KEY, &msgpack::ascii_json(text), &tags, &mut envelope)
+            }
+            None => msgpack::nul_free_envelope(msgpack::ENVELOPE_MSGPACK_KEY, &base64(record), &tags, &mut envelope),
+        }
+        self.out = envelope;
+        drop(out);
     }
 
     /// The counters and the per-rule dry-run report, as JSON (for the CLI).

@@ -419,35 +419,136 @@ pub const ENVELOPE_JSON_KEY: &str = "record_json";
 /// The record's msgpack bytes in base64, when it could not (bin, ext, not a map).
 pub const ENVELOPE_MSGPACK_KEY: &str = "record_msgpack_base64";
 
+/// Members for the envelope's top level, from [`envelope_tags`]: their msgpack (key and
+/// value, one after the other) and how many.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct EnvelopeTags {
+    pub bytes: Vec<u8>,
+    pub count: usize,
+}
+
 /// The most members [`nul_free_envelope`] copies to its top level (its map header stays a
 /// one-byte fixmap).
 pub const ENVELOPE_MAX_TAGS: usize = 13;
 
-/// A member for the envelope's top level (`name` and its JSON `value`) as msgpack, when
-/// its encoding holds no 0x00 byte; `None` otherwise (it then stays in the record text only).
-pub fn envelope_tag(name: &str, value: &str) -> Option<Vec<u8>> {
-    let mut tag = Vec::new();
-    write_str(&mut tag, name);
-    from_json(value, &mut tag).ok()?;
-    (!tag.contains(&0)).then_some(tag)
+/// The members of the msgpack map `map` named in `names` (the first of each), each as its
+/// key and value bytes, when those hold no 0x00 byte: what [`nul_free_envelope`] copies to
+/// its top level. Read from the reply that could not be returned, so nothing is converted
+/// again.
+#[cold]
+pub fn envelope_tags(map: &[u8], names: &[String]) -> EnvelopeTags {
+    let mut tags = EnvelopeTags::default();
+    // Which names were met (a bit each; there are at most four).
+    let mut taken = 0u64;
+    let (count, mut pos) = match map.first() {
+        Some(&m @ 0x80..=0x8f) => (u64::from(m & 0x0f), 1),
+        Some(0xde) => (be_at(map, 1, 2).unwrap_or(0), 3),
+        Some(0xdf) => (be_at(map, 1, 4).unwrap_or(0), 5),
+        _ => return tags,
+    };
+    for _ in 0..count {
+        let start = pos;
+        let Some(key_end) = value_end(map, start) else { break };
+        let Some(end) = value_end(map, key_end) else { break };
+        pos = end;
+        let key = str_bytes(&map[start..key_end]);
+        if let Some(i) = names.iter().take(64).position(|name| key == Some(name.as_bytes()))
+            && taken & (1 << i) == 0
+        {
+            taken |= 1 << i;
+            let entry = &map[start..end];
+            if !entry.contains(&0) && tags.count < ENVELOPE_MAX_TAGS {
+                tags.bytes.extend_from_slice(entry);
+                tags.count += 1;
+            }
+        }
+    }
+    tags
+}
+
+/// The big-endian number of `n` bytes at `pos`. (Not [`Reader`]: its calls stay inlined in
+/// the conversions, which are the hot path.)
+fn be_at(b: &[u8], pos: usize, n: usize) -> Option<u64> {
+    Some(b.get(pos..pos.checked_add(n)?)?.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
+}
+
+/// The bytes of a msgpack string value (`None` for any other value).
+fn str_bytes(value: &[u8]) -> Option<&[u8]> {
+    let header = match *value.first()? {
+        0xa0..=0xbf => 1,
+        0xd9 => 2,
+        0xda => 3,
+        0xdb => 5,
+        _ => return None,
+    };
+    value.get(header..)
+}
+
+/// The end of the msgpack value at `pos`: containers by their counts, without recursion.
+fn value_end(b: &[u8], mut pos: usize) -> Option<usize> {
+    let mut pending: u64 = 1;
+    while pending > 0 {
+        pending -= 1;
+        let m = *b.get(pos)?;
+        pos += 1;
+        // (bytes of a length that follows, bytes of payload, items that follow)
+        let (len_bytes, fixed, items) = match m {
+            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (0, 0, 0),
+            0x80..=0x8f => (0, 0, 2 * u64::from(m & 0x0f)),
+            0x90..=0x9f => (0, 0, u64::from(m & 0x0f)),
+            0xa0..=0xbf => (0, u64::from(m & 0x1f), 0),
+            0xc1 => return None,
+            0xc4 | 0xd9 => (1, 0, 0),
+            0xc5 | 0xda => (2, 0, 0),
+            0xc6 | 0xdb => (4, 0, 0),
+            0xc7 => (1, 1, 0),
+            0xc8 => (2, 1, 0),
+            0xc9 => (4, 1, 0),
+            0xca | 0xce | 0xd2 => (0, 4, 0),
+            0xcb | 0xcf | 0xd3 => (0, 8, 0),
+            0xcc | 0xd0 => (0, 1, 0),
+            0xcd | 0xd1 | 0xd4 => (0, 2, 0),
+            0xd5 => (0, 3, 0),
+            0xd6 => (0, 5, 0),
+            0xd7 => (0, 9, 0),
+            0xd8 => (0, 17, 0),
+            0xdc => (2, 0, 0),
+            0xdd => (4, 0, 0),
+            0xde => (2, 0, 0),
+            0xdf => (4, 0, 0),
+        };
+        pending += items;
+        let mut skip = fixed;
+        if len_bytes > 0 {
+            let n = be_at(b, pos, len_bytes)?;
+            pos += len_bytes;
+            match m {
+                0xdc | 0xdd => pending += n,
+                0xde | 0xdf => pending += 2 * n,
+                _ => skip += n,
+            }
+        }
+        pos = pos.checked_add(usize::try_from(skip).ok()?)?;
+        if pos > b.len() {
+            return None;
+        }
+    }
+    Some(pos)
 }
 
 /// Writes `{"audit_sieve_error": "msgpack_output_has_nul", <tags>, key: [chunks]}` where
-/// the chunks, concatenated, are `ascii`, and `tags` are members from [`envelope_tag`] (the
+/// the chunks, concatenated, are `ascii`, and `tags` are members from [`envelope_tags`] (the
 /// fields Fluent Bit routes on stay where it looks for them; at most
 /// [`ENVELOPE_MAX_TAGS`]). Chunk and array headers are chosen so that no byte of the
 /// result is 0x00: lengths and counts avoid any value with a zero byte. `ascii` must be
 /// ASCII without 0x00 (so that any offset is a valid cut): see [`ascii_json`].
-pub fn nul_free_envelope(key: &str, ascii: &str, tags: &[Vec<u8>], out: &mut Vec<u8>) {
+pub fn nul_free_envelope(key: &str, ascii: &str, tags: &EnvelopeTags, out: &mut Vec<u8>) {
     debug_assert!(ascii.bytes().all(|b| b != 0 && b.is_ascii()));
-    let tags = &tags[..tags.len().min(ENVELOPE_MAX_TAGS)];
     let json = ascii;
-    out.push(0x82 + tags.len() as u8);
+    out.push(0x82 + tags.count as u8);
     write_str(out, ENVELOPE_ERROR_KEY);
     write_str(out, ENVELOPE_ERROR);
-    for tag in tags {
-        out.extend_from_slice(tag);
-    }
+    out.extend_from_slice(&tags.bytes);
     write_str(out, key);
     let sizes = chunk_sizes(json.len());
     let n = sizes.len();
@@ -572,7 +673,7 @@ mod tests {
         for len in [0, 1, 31, 32, 255, 256, 512, 0xffff, 0x10000, 15 * 0xffff + 1, 300_000, 1 << 20] {
             let json = "x".repeat(len);
             let mut out = Vec::new();
-            nul_free_envelope(ENVELOPE_JSON_KEY, &json, &[], &mut out);
+            nul_free_envelope(ENVELOPE_JSON_KEY, &json, &EnvelopeTags::default(), &mut out);
             assert!(!out.contains(&0), "len {len}");
             let mut back = Vec::new();
             to_json(&out, &mut back).unwrap();
@@ -586,14 +687,16 @@ mod tests {
 
     #[test]
     fn envelope_tags_are_members_without_nul() {
-        let tags: Vec<Vec<u8>> = [("log_type", r#""kubeaudit""#), ("review", r#"["exec","secret_access"]"#)]
-            .iter()
-            .map(|(name, value)| envelope_tag(name, value).unwrap())
-            .collect();
-        // An integer 0, a 256-byte string: not copied.
-        assert_eq!(envelope_tag("count", "0"), None);
-        assert_eq!(envelope_tag("cluster", &format!("\"{}\"", "c".repeat(256))), None);
-        assert_eq!(envelope_tag(&"k".repeat(256), r#""x""#), None);
+        let names: Vec<String> = ["log_type", "review", "cluster", "count", "labels"].map(String::from).to_vec();
+        let record = format!(
+            r#"{{"log_type":"kubeaudit","count":0,"body":{{"review":["x"],"n":[1,2.5,null,{{"a":"b"}}]}},"review":["exec","secret_access"],"cluster":"{}","labels":{{"a":{{"b":["c"]}}}},"log_type":"second"}}"#,
+            "c".repeat(256)
+        );
+        let mut map = Vec::new();
+        from_json(&record, &mut map).unwrap();
+        let tags = envelope_tags(&map, &names);
+        // The first of each name, in the record's order; an integer 0 and a 256-byte string
+        // (0x00 in their encoding) are left out; a nested `review` is not a top-level one.
         let mut out = Vec::new();
         nul_free_envelope(ENVELOPE_JSON_KEY, r#"{"count":0}"#, &tags, &mut out);
         assert!(!out.contains(&0));
@@ -601,8 +704,11 @@ mod tests {
         to_json(&out, &mut back).unwrap();
         assert_eq!(
             String::from_utf8(back).unwrap(),
-            r#"{"audit_sieve_error":"msgpack_output_has_nul","log_type":"kubeaudit","review":["exec","secret_access"],"record_json":["{\"count\":0}"]}"#
+            r#"{"audit_sieve_error":"msgpack_output_has_nul","log_type":"kubeaudit","review":["exec","secret_access"],"labels":{"a":{"b":["c"]}},"record_json":["{\"count\":0}"]}"#
         );
+        // Not a map, or cut short: nothing.
+        assert_eq!(envelope_tags(&[0x91, 0x01], &names), EnvelopeTags::default());
+        assert!(envelope_tags(&map[..map.len() / 2], &names).count <= 2);
     }
 
     #[test]

@@ -191,17 +191,18 @@ fn the_checks_reject_bad_replies() {
     assert!(!props::is_one_msgpack_value(&[0xdc, 0xff, 0xff]));
     assert_eq!(props::base64(&[0, 0xff, 0x10, 0x80]), "AP8QgA==");
     let mut envelope = Vec::new();
-    audit_sieve::msgpack::nul_free_envelope(audit_sieve::msgpack::ENVELOPE_JSON_KEY, r#"{"a":0}"#, &[], &mut envelope);
-    let e = props::read_envelope(&envelope).unwrap();
-    assert_eq!((e.key.as_str(), e.text.as_str(), e.chunks, e.tags), ("record_json", r#"{"a":0}"#, 1, 0));
-    let tag = audit_sieve::msgpack::envelope_tag("log_type", r#""kubeaudit""#).unwrap();
-    let mut envelope = Vec::new();
     audit_sieve::msgpack::nul_free_envelope(
         audit_sieve::msgpack::ENVELOPE_JSON_KEY,
-        "{}",
-        std::slice::from_ref(&tag),
+        r#"{"a":0}"#,
+        &Default::default(),
         &mut envelope,
     );
+    let e = props::read_envelope(&envelope).unwrap();
+    assert_eq!((e.key.as_str(), e.text.as_str(), e.chunks, e.tags), ("record_json", r#"{"a":0}"#, 1, 0));
+    let tag = vec![0xa8, b'l', b'o', b'g', b'_', b't', b'y', b'p', b'e', 0xa1, b'k'];
+    let tags = audit_sieve::msgpack::EnvelopeTags { bytes: tag.clone(), count: 1 };
+    let mut envelope = Vec::new();
+    audit_sieve::msgpack::nul_free_envelope(audit_sieve::msgpack::ENVELOPE_JSON_KEY, "{}", &tags, &mut envelope);
     let e = props::read_envelope(&envelope).unwrap();
     assert_eq!((e.text.as_str(), e.tags, e.tag_bytes), ("{}", 1, tag.len()));
 }
