@@ -236,8 +236,9 @@ impl HostStreams {
             && record.of(text).starts_with('{')
             && let Ok(Some(m)) = json::find_member(text.as_bytes(), record.start, "message")
             && let Some(msg) = json::as_str(text, m.value)
-            && msg.contains_short("AUDIT: ")
+            && msg.trim_start().starts_with("AUDIT: ")
         {
+            // The message field holds the message alone: pgaudit's starts it.
             let db_user = json::find_member(text.as_bytes(), record.start, "user_name")
                 .ok()
                 .flatten()
@@ -782,9 +783,16 @@ mod tests {
         let fake = "AUDIT: SESSION,1,1,READ,SELECT,,,x,<none>";
         let real = r#"AUDIT: SESSION,2,1,WRITE,DELETE,TABLE,app.users,"delete from app.users",<none>"#;
         let failed_login = format!("password authentication failed for user \"{fake}\"");
+        let failed_login_labelled = format!("password authentication failed for user \"LOG:  {fake}\"");
         let cases = [
             (serde_json::json!({ "log": format!("2026-11-22 10:00:00 UTC [5] FATAL:  {failed_login}") }), None),
             (serde_json::json!({ "record": { "error_severity": "FATAL", "message": failed_login } }), None),
+            (serde_json::json!({ "record": { "error_severity": "FATAL", "message": failed_login_labelled } }), None),
+            // Kept whole, never dropped: the first label may be an application name's.
+            (
+                serde_json::json!({ "log": format!("2026-11-22 10:00:00 UTC [5] FATAL:  {failed_login_labelled}") }),
+                Some(Verdict::Keep(PGAUDIT)),
+            ),
             (
                 serde_json::json!({ "log": format!("2026-11-22 10:00:00 UTC [5] app=x LOG:  {fake} LOG:  {real}") }),
                 Some(Verdict::Keep(PGAUDIT)),
@@ -799,7 +807,7 @@ mod tests {
             let record = record.to_string();
             let got = run(config, &record, 0, &mut streams(config));
             assert_eq!(got.as_ref().map(|(v, _, _)| *v), want, "{record}");
-            if want == Some(Verdict::Keep(PGAUDIT)) && record.contains("app=x") {
+            if want == Some(Verdict::Keep(PGAUDIT)) && record.matches("AUDIT: SESSION").count() > 1 {
                 let (_, out, _) = got.unwrap();
                 assert!(!out.contains(r#""pgaudit":{"#), "no fields from either candidate: {out}");
             }

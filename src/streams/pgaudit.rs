@@ -70,37 +70,75 @@ fn borrowed(c: Cow<'_, str>) -> Option<&str> {
     }
 }
 
-/// The severity labels the server writes before a message pgaudit can log at (`pgaudit.log_level`:
-/// DEBUG1..5 are all written `DEBUG`).
-const LEVELS: [&str; 5] = ["LOG", "NOTICE", "WARNING", "INFO", "DEBUG"];
+/// The labels the server writes before a message (`LABEL:  `): the severities, and the labels of
+/// the lines that follow an error.
+const LABELS: [&str; 14] = [
+    "LOG",
+    "NOTICE",
+    "WARNING",
+    "INFO",
+    "DEBUG",
+    "ERROR",
+    "FATAL",
+    "PANIC",
+    "DETAIL",
+    "HINT",
+    "STATEMENT",
+    "CONTEXT",
+    "QUERY",
+    "LOCATION",
+];
+
+/// The levels pgaudit logs at (`pgaudit.log_level`; DEBUG1..5 are all written `DEBUG`).
+const AUDIT_LEVELS: [&str; 5] = ["LOG", "NOTICE", "WARNING", "INFO", "DEBUG"];
 
 /// Where pgaudit's `AUDIT: ` message starts in `text`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Message {
     At(usize),
-    /// Two places could be pgaudit's: the log line prefix (an application name) and the statement are
-    /// partly the client's text, so either could be an imitation.
+    /// More than one place could be pgaudit's: the log line prefix (an application name), a user
+    /// name and the statement are partly the client's text, so any of them could be an imitation.
     Ambiguous,
 }
 
-/// `AUDIT: ` counts where a message starts: at the start of `text` (a message field of its own) or
-/// right after a level label and its two spaces (`LOG:  AUDIT: `). Elsewhere it is someone's text: a
-/// user name in a `FATAL:  password authentication failed for user "AUDIT: ..."`, a statement.
+/// Where the messages of `text` start, in order, each with whether pgaudit logs at its level: at
+/// the start of `text` when it is `AUDIT: ...` (a message field of its own), and after each
+/// `LABEL:  ` (and the SQLSTATE `XXXXX: ` that `log_error_verbosity = verbose` writes).
+fn message_starts(text: &str) -> impl Iterator<Item = (usize, bool)> + '_ {
+    let own = text.len() - text.trim_start().len();
+    let own = text[own..].starts_with("AUDIT: ").then_some((own, true));
+    let after_labels = text.match_indices(":  ").filter_map(move |(colon, _)| {
+        let before = &text[..colon];
+        let label = LABELS.iter().find(|label| before.ends_with(*label))?;
+        let mut start = colon + 3;
+        let sqlstate = text.as_bytes().get(start..start + 7).filter(|s| !s.starts_with(b"AUDIT"));
+        if sqlstate
+            .is_some_and(|s| s[..5].iter().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()) && &s[5..] == b": ")
+        {
+            start += 7;
+        }
+        Some((start, AUDIT_LEVELS.contains(label)))
+    });
+    own.into_iter().chain(after_labels)
+}
+
+/// A line's message is the one after its first label: `AUDIT: ` there, at a level pgaudit logs at,
+/// starts pgaudit's record. Anywhere else it is someone's text (a user name in a `FATAL:  password
+/// authentication failed for user "LOG:  AUDIT: ..."`, a statement). Any record-like candidate
+/// after the first makes the line [`Message::Ambiguous`]: the first label may itself be an
+/// application name's.
 pub fn message_at(text: &str) -> Option<Message> {
-    let starts_message = |at: usize| {
-        let before = text[..at].trim_start();
-        before.is_empty() || before.strip_suffix(":  ").is_some_and(|b| LEVELS.iter().any(|level| b.ends_with(level)))
-    };
-    let mut found = text.match_indices("AUDIT: ").map(|(at, _)| at).filter(|&at| starts_message(at));
-    let first = found.next()?;
+    let is_audit = |at: usize| text[at..].starts_with("AUDIT: ");
     let is_record = |at: usize| {
-        let rest = &text[at + 7..];
-        rest.starts_with("SESSION,") || rest.starts_with("OBJECT,")
+        let rest = &text[at..];
+        rest.starts_with("AUDIT: SESSION,") || rest.starts_with("AUDIT: OBJECT,")
     };
-    if is_record(first) && found.any(is_record) {
+    let mut starts = message_starts(text);
+    let (first, audit_level) = starts.next()?;
+    if starts.any(|(at, _)| is_record(at)) {
         return Some(Message::Ambiguous);
     }
-    Some(Message::At(first))
+    (audit_level && is_audit(first)).then_some(Message::At(first))
 }
 
 /// Parses the record contained in `text` (a log line, possibly with continuation lines). `None` when
@@ -285,29 +323,42 @@ mod tests {
     #[test]
     fn the_message_start_is_pgaudit_s_text_inside_it_is_not() {
         let rec = "AUDIT: SESSION,1,1,READ,SELECT,,,x,<none>";
+        let real = r#"AUDIT: SESSION,2,1,WRITE,DELETE,TABLE,t,"delete from t",<none>"#;
         let cases: &[(String, Option<Message>)] = &[
             (rec.to_owned(), Some(Message::At(0))),
             (format!("  {rec}"), Some(Message::At(2))),
             (format!("NOTICE:  {rec}"), Some(Message::At(9))),
             (format!("2026-11-22 10:00:00 UTC [5] LOG:  {rec}"), Some(Message::At(34))),
             (format!("[3-1] user=a,db=b DEBUG:  {rec}"), Some(Message::At(26))),
+            (format!("[5]LOG:  {rec}"), Some(Message::At(9))),
+            // log_error_verbosity = verbose: the SQLSTATE after the level.
+            (format!("[5] LOG:  00000: {rec}"), Some(Message::At(17))),
             (format!("[5] FATAL:  password authentication failed for user \"{rec}\""), None),
             (format!("[5] ERROR:  {rec}"), None),
             (format!("[5] LOG: {rec}"), None),
             (format!("[5] LOG:  statement: select '{rec}'"), None),
-            // An application name in the prefix imitating a record before the real one.
-            (
-                format!("[5] app=x LOG:  {rec} LOG:  AUDIT: SESSION,2,1,WRITE,DELETE,TABLE,t,\"delete from t\",<none>"),
-                Some(Message::Ambiguous),
-            ),
+            ("[5] LOG:  statement: select 'AUDIT: x'".to_owned(), None),
+            // A client's text holding a label and a record, after the line's real label.
+            (format!("[5] FATAL:  password authentication failed for user \"LOG:  {rec}\""), Some(Message::Ambiguous)),
+            (format!("[5] FATAL:  role \" LOG:  {rec}\" does not exist"), Some(Message::Ambiguous)),
+            (format!("[5] LOG:  connection authorized: user=a application_name=LOG:  {rec}"), Some(Message::Ambiguous)),
+            (format!("[5] LOG:  statement: select 'LOG:  {rec}'"), Some(Message::Ambiguous)),
+            // An application name in the prefix imitating a record before the real one, whole or not.
+            (format!("[5] app=x LOG:  {rec} LOG:  {real}"), Some(Message::Ambiguous)),
+            (format!("[5] app=LOG:  AUDIT: x LOG:  {real}"), Some(Message::Ambiguous)),
+            (format!("[5] app=x FATAL:  y LOG:  {real}"), Some(Message::Ambiguous)),
             // A statement quoting one: the same two candidates, read the other way round.
             (
                 format!("[5] LOG:  AUDIT: SESSION,1,1,READ,SELECT,,,\"select 'LOG:  {rec}'\",<none>"),
                 Some(Message::Ambiguous),
             ),
-            // A second `AUDIT: ` that does not start a record leaves the first alone.
+            // A later `AUDIT: ` that starts no record, or a later label, leaves the first alone.
             (
                 "[5] LOG:  AUDIT: SESSION,1,1,READ,SELECT,,,\"select 'LOG:  AUDIT: x'\",<none>".to_owned(),
+                Some(Message::At(10)),
+            ),
+            (
+                "[5] LOG:  AUDIT: SESSION,1,1,READ,SELECT,,,\"select 'ERROR:  x'\",<none>".to_owned(),
                 Some(Message::At(10)),
             ),
         ];
