@@ -67,6 +67,9 @@ pub struct SudoEvent<'a> {
     pub reason: Option<&'a str>,
     /// Count from `N incorrect password attempts`.
     pub attempts: Option<u32>,
+    /// A `USER=root` is among the key/value fields, whichever `USER=` [`SudoEvent::target_user`]
+    /// took: `PWD` and `ENV` are written unescaped, so either can hold a `USER=` of its own.
+    pub root_named: bool,
 }
 
 const SHELLS: [&str; 9] = ["sh", "bash", "zsh", "dash", "ksh", "fish", "csh", "tcsh", "su"];
@@ -84,15 +87,20 @@ impl SudoEvent<'_> {
             Tool::Su => to_root(self.target_user) && self.outcome == Outcome::Allowed,
             Tool::Sudo if self.outcome == Outcome::SessionClosed => false,
             Tool::Sudo => {
-                // sudo writes PWD as it is: in a directory named `x ; COMMAND=/usr/bin/id` the real
-                // `USER=root ; COMMAND=/bin/bash` reads as part of the command. Any reading counts.
+                // sudo writes PWD and ENV as they are: in a directory named `x ; COMMAND=/usr/bin/id`
+                // the real `USER=root ; COMMAND=/bin/bash` reads as part of the command, and
+                // `sudo 'X=1 ; USER=nobody' bash` logs a second `USER=`. Any reading counts, and
+                // any `USER=root` among its fields.
                 let mut target = self.target_user;
+                let mut root_named = self.root_named;
                 let mut command = self.command;
                 while let Some(cmd) = command {
-                    if to_root(target) && is_shell_command(cmd) {
+                    if (root_named || to_root(target)) && is_shell_command(cmd) {
                         return true;
                     }
+                    // The next reading's fields are the ones between this `COMMAND=` and the next.
                     command = None;
+                    root_named = false;
                     let mut rest = cmd;
                     while let Some((_, next)) = rest.split_once_short(" ; ") {
                         if let Some(later) = next.strip_prefix("COMMAND=") {
@@ -100,7 +108,9 @@ impl SudoEvent<'_> {
                             break;
                         }
                         if let Some(user) = next.strip_prefix("USER=") {
-                            target = Some(user.split_once_short(" ; ").map_or(user, |(u, _)| u));
+                            let user = user.split_once_short(" ; ").map_or(user, |(u, _)| u);
+                            target = Some(user);
+                            root_named |= user == "root";
                         }
                         rest = next;
                     }
@@ -138,6 +148,7 @@ fn event(tool: Tool, outcome: Outcome) -> SudoEvent<'static> {
         pwd: None,
         reason: None,
         attempts: None,
+        root_named: false,
     }
 }
 
@@ -171,7 +182,10 @@ pub fn parse(message: &str) -> Option<SudoEvent<'_>> {
                 match k {
                     "TTY" => ev.tty = Some(v),
                     "PWD" => ev.pwd = Some(v),
-                    "USER" => ev.target_user = Some(v),
+                    "USER" => {
+                        ev.target_user = Some(v);
+                        ev.root_named |= v == "root";
+                    }
                     _ => {}
                 }
             }
@@ -364,6 +378,10 @@ mod tests {
             ("PWD=/tmp/x ; COMMAND=/usr/bin/id ; COMMAND=/bin/sh -i", true),
             ("PWD=/tmp/x ; USER=bob ; COMMAND=/usr/bin/id ; USER=root ; TSID=1 ; COMMAND=/bin/su -", true),
             ("PWD=/tmp/x ; USER=root ; COMMAND=/usr/bin/id ; USER=bob ; COMMAND=/bin/bash", false),
+            // An environment variable (`sudo 'X=1 ; USER=nobody' bash`) naming another target.
+            ("PWD=/home/m ; USER=root ; ENV=X=1 ; USER=nobody ; COMMAND=/bin/bash", true),
+            ("PWD=/tmp/a ; COMMAND=/usr/bin/id ; USER=root ; ENV=X=1 ; USER=nobody ; COMMAND=/bin/bash", true),
+            ("PWD=/home/m ; USER=bob ; ENV=X=1 ; COMMAND=/bin/bash", false),
             ("PWD=/tmp ; USER=root ; COMMAND=/bin/echo COMMAND=/bin/bash", false),
         ] {
             let line = format!("Mar 16 08:25:22 web1 sudo: mallory : TTY=pts/0 ; {rest}");
