@@ -163,6 +163,11 @@ pub fn parse(message: &str) -> Option<SudoEvent<'_>> {
     if user.is_empty() || user.contains(' ') {
         return None;
     }
+    if rest.trim_start().starts_with("(command continued)") {
+        // The rest of a line sudo split (about 1,000 bytes): neither a refusal nor a command of
+        // its own. Tagged, without fields or flags.
+        return None;
+    }
     let mut ev = event(Tool::Sudo, Outcome::Allowed);
     ev.user = Some(user);
     let mut rest = rest;
@@ -422,6 +427,10 @@ mod tests {
         let e = sudo("Mar 16 08:25:22 web1 sudo: pam_unix(sudo:session): session closed for user root");
         assert_eq!((e.outcome, e.target_user), (Outcome::SessionClosed, Some("root")));
         assert!(parse("pam_tally2(sudo:auth): user zbadguy (4001) tally 6, deny 5").is_none());
+        // Synthetic: the continuation of a line sudo split is no refusal.
+        for rest in ["(command continued) ; COMMAND=/bin/bash", "(command continued) /tmp/b/c d e"] {
+            assert!(parse(&format!("mallory : {rest}")).is_none(), "{rest}");
+        }
     }
 
     #[test]
