@@ -443,16 +443,13 @@ impl HostStreams {
         if !self.pgaudit {
             return None;
         }
-        let Some(mut rec) = pgaudit::parse(text) else {
-            // Kept whole and tagged, never dropped: a record that does not parse, or two candidates.
-            let known = match pgaudit::message_at(text)? {
-                pgaudit::Message::Ambiguous => true,
-                pgaudit::Message::At(at) => {
-                    let rest = &text[at + 7..];
-                    rest.starts_with("SESSION,") || rest.starts_with("OBJECT,")
-                }
-            };
-            return known.then_some(Verdict::Keep(PGAUDIT));
+        // Kept whole and tagged, never dropped: two candidates, or a record that does not parse.
+        let at = match pgaudit::message_at(text)? {
+            pgaudit::Message::Ambiguous => return Some(Verdict::Keep(PGAUDIT)),
+            pgaudit::Message::At(at) => at,
+        };
+        let Some(mut rec) = pgaudit::parse_at(text, at) else {
+            return pgaudit::starts_record(text, at).then_some(Verdict::Keep(PGAUDIT));
         };
         if rec.db_user.is_none() {
             rec.db_user = origin.db_user.as_deref();

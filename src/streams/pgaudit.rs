@@ -129,22 +129,29 @@ fn message_starts(text: &str) -> impl Iterator<Item = (usize, bool)> + '_ {
 /// application name's.
 pub fn message_at(text: &str) -> Option<Message> {
     let is_audit = |at: usize| text[at..].starts_with("AUDIT: ");
-    let is_record = |at: usize| {
-        let rest = &text[at..];
-        rest.starts_with("AUDIT: SESSION,") || rest.starts_with("AUDIT: OBJECT,")
-    };
     let mut starts = message_starts(text);
     let (first, audit_level) = starts.next()?;
-    if starts.any(|(at, _)| is_record(at)) {
+    if starts.any(|(at, _)| starts_record(text, at)) {
         return Some(Message::Ambiguous);
     }
     (audit_level && is_audit(first)).then_some(Message::At(first))
+}
+
+/// Whether a pgaudit record (`AUDIT: SESSION,` or `AUDIT: OBJECT,`) starts at `at`.
+pub fn starts_record(text: &str, at: usize) -> bool {
+    let rest = &text[at..];
+    rest.starts_with("AUDIT: SESSION,") || rest.starts_with("AUDIT: OBJECT,")
 }
 
 /// Parses the record contained in `text` (a log line, possibly with continuation lines). `None` when
 /// it holds none, or two that could each be the real one ([`Message::Ambiguous`]).
 pub fn parse(text: &str) -> Option<PgAuditRecord<'_>> {
     let Message::At(at) = message_at(text)? else { return None };
+    parse_at(text, at)
+}
+
+/// [`parse`] of the message [`message_at`] found at `at`.
+pub fn parse_at(text: &str, at: usize) -> Option<PgAuditRecord<'_>> {
     let prefix = &text[..at];
     let s = text[at + 7..].trim_end_matches(['\n', '\r', ' ']);
     let mut pos = 0;
