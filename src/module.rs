@@ -212,11 +212,7 @@ impl Module {
         self.finish()
     }
 
-    /// Replaces the reply with the NUL-free envelope. Off the common path: kept out of
-    /// [`Module::filter_msgpack`] so that its code stays as small as a record without a
-    /// 0x00 byte needs.
-    #[cold]
-    #[inline(never)]
+    /// Replaces the reply, which holds a 0x00 byte, with the NUL-free envelope.
     fn envelope(&mut self, outcome: Outcome, converted: bool, record: &[u8]) {
         self.stats.envelopes += 1;
         let out = std::mem::take(&mut self.out);

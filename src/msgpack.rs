@@ -435,21 +435,23 @@ pub const ENVELOPE_MAX_TAGS: usize = 13;
 /// key and value bytes, when those hold no 0x00 byte: what [`nul_free_envelope`] copies to
 /// its top level. Read from the reply that could not be returned, so nothing is converted
 /// again.
-#[cold]
 pub fn envelope_tags(map: &[u8], names: &[String]) -> EnvelopeTags {
     let mut tags = EnvelopeTags::default();
     // Which names were met (a bit each; there are at most four).
     let mut taken = 0u64;
-    let (count, mut pos) = match map.first() {
-        Some(&m @ 0x80..=0x8f) => (u64::from(m & 0x0f), 1),
-        Some(0xde) => (be_at(map, 1, 2).unwrap_or(0), 3),
-        Some(0xdf) => (be_at(map, 1, 4).unwrap_or(0), 5),
+    let mut r = Reader { b: map, pos: 0 };
+    let count = match r.take(1).map(|m| m[0]) {
+        Ok(m @ 0x80..=0x8f) => Ok(u64::from(m & 0x0f)),
+        Ok(0xde) => r.be(2),
+        Ok(0xdf) => r.be(4),
         _ => return tags,
     };
+    let Ok(count) = count else { return tags };
+    let mut pos = r.pos;
     for _ in 0..count {
         let start = pos;
-        let Some(key_end) = value_end(map, start) else { break };
-        let Some(end) = value_end(map, key_end) else { break };
+        let Ok(key_end) = value_end(map, start) else { break };
+        let Ok(end) = value_end(map, key_end) else { break };
         pos = end;
         let key = str_bytes(&map[start..key_end]);
         if let Some(i) = names.iter().take(64).position(|name| key == Some(name.as_bytes()))
@@ -466,12 +468,6 @@ pub fn envelope_tags(map: &[u8], names: &[String]) -> EnvelopeTags {
     tags
 }
 
-/// The big-endian number of `n` bytes at `pos`. (Not [`Reader`]: its calls stay inlined in
-/// the conversions, which are the hot path.)
-fn be_at(b: &[u8], pos: usize, n: usize) -> Option<u64> {
-    Some(b.get(pos..pos.checked_add(n)?)?.iter().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
-}
-
 /// The bytes of a msgpack string value (`None` for any other value).
 fn str_bytes(value: &[u8]) -> Option<&[u8]> {
     let header = match *value.first()? {
@@ -485,55 +481,58 @@ fn str_bytes(value: &[u8]) -> Option<&[u8]> {
 }
 
 /// The end of the msgpack value at `pos`: containers by their counts, without recursion.
-fn value_end(b: &[u8], mut pos: usize) -> Option<usize> {
+fn value_end(b: &[u8], pos: usize) -> Result<usize> {
+    let mut r = Reader { b, pos };
     let mut pending: u64 = 1;
     while pending > 0 {
         pending -= 1;
-        let m = *b.get(pos)?;
-        pos += 1;
-        // (bytes of a length that follows, bytes of payload, items that follow)
-        let (len_bytes, fixed, items) = match m {
-            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => (0, 0, 0),
-            0x80..=0x8f => (0, 0, 2 * u64::from(m & 0x0f)),
-            0x90..=0x9f => (0, 0, u64::from(m & 0x0f)),
-            0xa0..=0xbf => (0, u64::from(m & 0x1f), 0),
-            0xc1 => return None,
-            0xc4 | 0xd9 => (1, 0, 0),
-            0xc5 | 0xda => (2, 0, 0),
-            0xc6 | 0xdb => (4, 0, 0),
-            0xc7 => (1, 1, 0),
-            0xc8 => (2, 1, 0),
-            0xc9 => (4, 1, 0),
-            0xca | 0xce | 0xd2 => (0, 4, 0),
-            0xcb | 0xcf | 0xd3 => (0, 8, 0),
-            0xcc | 0xd0 => (0, 1, 0),
-            0xcd | 0xd1 | 0xd4 => (0, 2, 0),
-            0xd5 => (0, 3, 0),
-            0xd6 => (0, 5, 0),
-            0xd7 => (0, 9, 0),
-            0xd8 => (0, 17, 0),
-            0xdc => (2, 0, 0),
-            0xdd => (4, 0, 0),
-            0xde => (2, 0, 0),
-            0xdf => (4, 0, 0),
-        };
-        pending += items;
-        let mut skip = fixed;
-        if len_bytes > 0 {
-            let n = be_at(b, pos, len_bytes)?;
-            pos += len_bytes;
-            match m {
-                0xdc | 0xdd => pending += n,
-                0xde | 0xdf => pending += 2 * n,
-                _ => skip += n,
+        let m = r.take(1)?[0];
+        let skip = match m {
+            0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => 0,
+            0x80..=0x8f => {
+                pending += 2 * u64::from(m & 0x0f);
+                0
             }
-        }
-        pos = pos.checked_add(usize::try_from(skip).ok()?)?;
-        if pos > b.len() {
-            return None;
-        }
+            0x90..=0x9f => {
+                pending += u64::from(m & 0x0f);
+                0
+            }
+            0xa0..=0xbf => u64::from(m & 0x1f),
+            0xc1 => return Err(MsgpackError::NotRepresentable(r.pos - 1)),
+            0xc4 | 0xd9 => r.be(1)?,
+            0xc5 | 0xda => r.be(2)?,
+            0xc6 | 0xdb => r.be(4)?,
+            0xc7 => r.be(1)? + 1,
+            0xc8 => r.be(2)? + 1,
+            0xc9 => r.be(4)? + 1,
+            0xca | 0xce | 0xd2 => 4,
+            0xcb | 0xcf | 0xd3 => 8,
+            0xcc | 0xd0 => 1,
+            0xcd | 0xd1 | 0xd4 => 2,
+            0xd5 => 3,
+            0xd6 => 5,
+            0xd7 => 9,
+            0xd8 => 17,
+            0xdc => {
+                pending += r.be(2)?;
+                0
+            }
+            0xdd => {
+                pending += r.be(4)?;
+                0
+            }
+            0xde => {
+                pending += 2 * r.be(2)?;
+                0
+            }
+            0xdf => {
+                pending += 2 * r.be(4)?;
+                0
+            }
+        };
+        r.take(usize::try_from(skip).map_err(|_| MsgpackError::Truncated)?)?;
     }
-    Some(pos)
+    Ok(r.pos)
 }
 
 /// Writes `{"audit_sieve_error": "msgpack_output_has_nul", <tags>, key: [chunks]}` where
