@@ -811,6 +811,31 @@ mod tests {
         }
     }
 
+    /// `ausearch -i` prints the account of a failed login as the client typed it: a drop rule
+    /// must not see it as fields, nor may it hide the failure.
+    #[test]
+    fn an_interpreted_account_name_is_not_fields() {
+        let config = "auditd:\n  drop:\n    - comm: [cron]\n";
+        let line = |acct: &str| {
+            format!(
+                "type=USER_AUTH msg=audit(11/22/2026 10:00:00.123:458) : pid=1 uid=root auid=unset ses=unset msg='op=PAM:authentication grantors=? acct={acct} exe=/usr/sbin/sshd hostname=? addr=192.0.2.1 terminal=ssh res=failed'"
+            )
+        };
+        for acct in [
+            "x comm=cron",
+            "x res=success",
+            "x comm=cron exe=/usr/sbin/cron hostname=? addr=? terminal=cron res=success",
+        ] {
+            let record = serde_json::json!({ "exec": line(acct) }).to_string();
+            let (v, out, review) = run(config, &record, 0, &mut streams(config)).unwrap();
+            assert_eq!((v, review.as_slice()), (Verdict::Keep(AUDITD), &[flags::AUTH_FAILURE][..]), "{record}");
+            assert!(out.contains(r#""res":"failed""#) && !out.contains(r#""comm""#), "{out}");
+        }
+        // The rule itself still applies.
+        let cron = serde_json::json!({ "exec": "type=SYSCALL msg=audit(11/22/2026 10:00:00.123:459) : arch=x86_64 syscall=execve success=yes comm=cron exe=/usr/sbin/cron" });
+        assert_eq!(run(config, &cron.to_string(), 0, &mut streams(config)).map(|(v, _, _)| v), Some(Verdict::Drop));
+    }
+
     #[test]
     fn unparsed_lines_of_a_known_stream_are_tagged_only() {
         let mut hs = streams("");

@@ -199,9 +199,17 @@ fn parse_fields<'a>(body: &'a str, interpreted: bool, execve: bool, out: &mut Ve
                 while e < b.len() && !is_sep(b[e]) {
                     e += 1;
                 }
-                // ausearch -i values may contain spaces (`exit=EACCES(Permission denied)`, proctitle):
-                // extend over following words that are not `key=value`.
-                if interpreted {
+                // ausearch -i prints a USER_* account decoded and unquoted, so it is the client's
+                // text, `=` and spaces included. libaudit writes it last before its own
+                // ` exe=... res=...` tail: it runs to the last ` exe=` (an account named
+                // `x comm=cron res=success` injects no fields).
+                let account_end =
+                    if interpreted && key == "acct" { body[i..].rfind(" exe=").map(|j| i + j) } else { None };
+                if let Some(account_end) = account_end {
+                    e = account_end;
+                } else if interpreted {
+                    // Other ausearch -i values may contain spaces too (`exit=EACCES(Permission
+                    // denied)`, proctitle): extend over following words that are not `key=value`.
                     while e < b.len() && b[e] == b' ' {
                         let next_end = body[e + 1..].find(' ').map_or(b.len(), |j| e + 1 + j);
                         let word = &body[e + 1..next_end];
@@ -638,6 +646,17 @@ mod tests {
             "type=USER_LOGIN msg=audit(11/22/2026 10:00:00.123:457) : pid=1 uid=root auid=unset ses=unset msg='op=login acct=root exe=/usr/sbin/sshd hostname=? addr=192.0.2.1 terminal=ssh res=failed'",
         );
         assert_eq!((r.get("acct"), r.get("addr"), r.get("res")), (Some("root"), Some("192.0.2.1"), Some("failed")));
+        // The account is printed decoded and unquoted: the client's text, not fields.
+        for acct in
+            ["x comm=cron", "x res=success", "x exe=/bin/true hostname=? addr=? terminal=ssh res=success", "a b"]
+        {
+            let line = format!(
+                "type=USER_AUTH msg=audit(11/22/2026 10:00:00.123:458) : pid=1 uid=root auid=unset ses=unset msg='op=PAM:authentication grantors=? acct={acct} exe=/usr/sbin/sshd hostname=? addr=192.0.2.1 terminal=ssh res=failed'"
+            );
+            let r = rec(&line);
+            assert_eq!((r.get("acct"), r.get("res"), r.get("comm")), (Some(acct), Some("failed"), None), "{line}");
+            assert_eq!((r.get("op"), r.get("exe")), (Some("PAM:authentication"), Some("/usr/sbin/sshd")), "{line}");
+        }
     }
 
     #[test]
