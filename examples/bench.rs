@@ -148,7 +148,7 @@ fn main() {
             c.records_per_s,
             native,
         );
-        if workload == Workload::StandardMix {
+        if matches!(workload, Workload::StandardMix | Workload::NestedMix) {
             let per = |fuel: u64, n: usize| if n == 0 { 0.0 } else { fuel as f64 / n as f64 };
             println!(
                 "  of which {} dropped at {:.0} instr/rec, {} kept at {:.0} instr/rec",

@@ -47,11 +47,15 @@ pub enum Workload {
     Ssh,
     /// Records the module does not understand: not JSON, or not an object.
     Malformed,
+    /// The standard mix as an apiserver writing to stdout gives it: each event a string in
+    /// `log`, as Fluent Bit's CRI parser reads the container log.
+    NestedMix,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 6] = [
+    pub const ALL: [Workload; 7] = [
         Workload::StandardMix,
+        Workload::NestedMix,
         Workload::Chatter,
         Workload::Kept,
         Workload::LargeBodies,
@@ -67,6 +71,7 @@ impl Workload {
             Workload::StandardMix => "standard k8s mix",
             Workload::Ssh => "ssh lines",
             Workload::Malformed => "malformed",
+            Workload::NestedMix => "k8s mix in log",
         }
     }
 
@@ -81,14 +86,23 @@ impl Workload {
             Workload::Chatter => chatter(rng, i),
             Workload::Kept => kept(rng, i),
             Workload::LargeBodies => large_body(rng, i),
-            Workload::StandardMix => match rng.below(1000) {
-                0..=879 => chatter(rng, i),
-                880..=979 => kept(rng, i),
-                _ => large_body(rng, i),
-            },
+            Workload::StandardMix => standard(rng, i),
+            Workload::NestedMix => {
+                let event = serde_json::to_string(&standard(rng, i)).expect("a string serialises");
+                let nanos = rng.below(1_000_000_000);
+                format!(r#"{{"time":"2026-11-22T10:00:00.{nanos:09}Z","stream":"stdout","_p":"F","log":{event}}}"#)
+            }
             Workload::Ssh => ssh_line(rng, i),
             Workload::Malformed => malformed(rng, i),
         }
+    }
+}
+
+fn standard(rng: &mut Rng, i: u64) -> String {
+    match rng.below(1000) {
+        0..=879 => chatter(rng, i),
+        880..=979 => kept(rng, i),
+        _ => large_body(rng, i),
     }
 }
 
