@@ -227,14 +227,13 @@ impl Engine {
                 false => known.iter().find(|m| m.key_is(text.as_bytes(), key)).copied(),
             };
             let Some(m) = found else { continue };
-            let Some(inner) = m.value_str(text) else { continue };
-            let inner_text = inner.trim();
-            if !inner_text.starts_with('{') {
+            // Decoded as bytes: the record is UTF-8, so the event is.
+            let Some(inner) = m.value_bytes(record) else { continue };
+            let inner_text = inner.trim_ascii();
+            if !inner_text.starts_with(b"{") {
                 continue;
             }
-            if let Ok(Some(outcome)) =
-                self.kube_event(inner_text.as_bytes(), 0, record.len(), Some((text, start, key)), out)
-            {
+            if let Ok(Some(outcome)) = self.kube_event(inner_text, 0, record.len(), Some((text, start, key)), out) {
                 return outcome;
             }
         }
@@ -334,7 +333,7 @@ impl Engine {
         scratch: &mut Scratch,
     ) -> Result<Option<Outcome>, PassReason> {
         let Some(kube) = self.kubeaudit.as_mut() else { return Ok(None) };
-        let Scratch { members, edits, review, actor, .. } = scratch;
+        let Scratch { members, edits, review, actor, record_members } = scratch;
         let Some(verdict) =
             kube.process(b, start, &self.identity, members, edits, review, actor, ecs.as_deref_mut())?
         else {
@@ -355,17 +354,26 @@ impl Engine {
         let kind = crate::filter::streams::KUBEAUDIT;
         self.common_fields(text, start, wrapper, kind, review, actor, ecs.as_deref(), edits);
         if let Some((outer, outer_start, key)) = wrapper {
-            // Carry the wrapper's other members (Kubernetes metadata, tags) along.
-            let _ = json::Members::new(outer, outer_start).map(|mut members| {
-                while let Ok(Some(m)) = members.next_member() {
-                    if !m.key_is(outer.as_bytes(), key) {
-                        let name = json::unescape(m.key.of(outer));
-                        if json::find_member(text, start, &name).ok().flatten().is_none() {
-                            edits.append(&name, m.value.of(outer).as_bytes());
-                        }
+            // Carry the wrapper's other members (Kubernetes metadata, tags) along, unless the
+            // event has a member of that name. Both member lists are at hand when the walks
+            // listed them: neither the wrapper's long string nor the event is read again.
+            let mut carry = |m: &json::Member| {
+                if !m.key_is(outer.as_bytes(), key) {
+                    let name = json::unescape(m.key.of(outer));
+                    if !members.iter().any(|own| own.key_is(text, &name)) {
+                        edits.append(&name, m.value.of(outer).as_bytes());
                     }
                 }
-            });
+            };
+            if record_members.is_empty() {
+                let _ = json::Members::new(outer, outer_start).map(|mut walk| {
+                    while let Ok(Some(m)) = walk.next_member() {
+                        carry(&m);
+                    }
+                });
+            } else {
+                record_members.iter().for_each(carry);
+            }
         }
         // The rewrite validates every member it copies; whatever follows the object must be
         // whitespace. Anything else: the record passes through untouched.

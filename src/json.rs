@@ -86,6 +86,13 @@ impl Member {
         as_str(text, self.value)
     }
 
+    /// The value as a string's decoded bytes (UTF-8 when `b` is, unchecked), borrowed as
+    /// it lies when the walk found it plain; `None` if it is not a string.
+    pub fn value_bytes<'t>(&self, b: &'t [u8]) -> Option<Cow<'t, [u8]>> {
+        let inner = b[self.value.start..self.value.end].strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+        Some(if self.value_plain { Cow::Borrowed(inner) } else { unescape_bytes(inner) })
+    }
+
     /// [`Member::value_str`] in bytes not known to be UTF-8 as a whole: only this value is
     /// checked.
     pub fn value_str_at<'t>(&self, b: &'t [u8]) -> Option<Cow<'t, str>> {
@@ -735,52 +742,82 @@ pub fn array_items_bytes(b: &[u8], start: usize, mut each: impl FnMut(Span, bool
 /// The value of a JSON string literal (`raw` is the text between the quotes).
 /// Borrows when there is nothing to unescape. Lone surrogates become U+FFFD.
 pub fn unescape(raw: &str) -> Cow<'_, str> {
-    if !has_backslash(raw.as_bytes()) {
-        return Cow::Borrowed(raw);
-    }
-    let mut out = String::with_capacity(raw.len());
-    let mut chars = raw.char_indices();
-    while let Some((i, c)) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
+    match unescape_bytes(raw.as_bytes()) {
+        Cow::Borrowed(_) => Cow::Borrowed(raw),
+        // UTF-8 in, UTF-8 out: the lossy branch is never taken.
+        Cow::Owned(text) => {
+            Cow::Owned(String::from_utf8(text).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
         }
-        let Some((_, e)) = chars.next() else { break };
-        match e {
-            'b' => out.push('\u{8}'),
-            'f' => out.push('\u{c}'),
-            'n' => out.push('\n'),
-            'r' => out.push('\r'),
-            't' => out.push('\t'),
-            'u' => {
-                let unit = |at: usize| raw.get(at..at + 4).and_then(|h| u16::from_str_radix(h, 16).ok());
-                let Some(hi) = unit(i + 2) else { break };
-                for _ in 0..4 {
-                    chars.next();
-                }
+    }
+}
+
+/// [`unescape`] on bytes: UTF-8 when `raw` is (escapes decode to UTF-8, lone surrogates to
+/// U+FFFD), with no check of its own.
+pub fn unescape_bytes(raw: &[u8]) -> Cow<'_, [u8]> {
+    let Some(mut at) = next_backslash(raw, 0) else { return Cow::Borrowed(raw) };
+    let mut out = Vec::with_capacity(raw.len());
+    // Text between escapes is copied a run at a time: an event nested in a `log` string
+    // has an escape every few bytes, and a character-by-character copy cost several times
+    // the rest of the event's handling.
+    let mut run = 0;
+    let unit = |from: usize| {
+        let hex = std::str::from_utf8(raw.get(from..from + 4)?).ok()?;
+        u16::from_str_radix(hex, 16).ok()
+    };
+    loop {
+        out.extend_from_slice(&raw[run..at]);
+        run = at + 2;
+        let decoded = match raw.get(at + 1) {
+            None => return Cow::Owned(out),
+            Some(b'b') => 0x8,
+            Some(b'f') => 0xc,
+            Some(b'n') => b'\n',
+            Some(b'r') => b'\r',
+            Some(b't') => b'\t',
+            Some(b'u') => {
+                let Some(hi) = unit(at + 2) else { return Cow::Owned(out) };
+                run = at + 6;
+                let mut c = char::from_u32(u32::from(hi));
                 if (0xd800..0xdc00).contains(&hi)
-                    && raw.get(i + 6..i + 8) == Some("\\u")
-                    && let Some(lo) = unit(i + 8).filter(|lo| (0xdc00..0xe000).contains(lo))
+                    && raw.get(at + 6..at + 8) == Some(b"\\u")
+                    && let Some(lo) = unit(at + 8).filter(|lo| (0xdc00..0xe000).contains(lo))
                 {
-                    for _ in 0..6 {
-                        chars.next();
-                    }
-                    let c = 0x10000 + ((u32::from(hi) - 0xd800) << 10) + (u32::from(lo) - 0xdc00);
-                    out.push(char::from_u32(c).unwrap_or('\u{fffd}'));
-                    continue;
+                    run = at + 12;
+                    c = char::from_u32(0x10000 + ((u32::from(hi) - 0xd800) << 10) + (u32::from(lo) - 0xdc00));
                 }
-                out.push(char::from_u32(u32::from(hi)).unwrap_or('\u{fffd}'));
+                out.extend_from_slice(c.unwrap_or('\u{fffd}').encode_utf8(&mut [0; 4]).as_bytes());
+                0
             }
-            other => out.push(other),
+            // `\"`, `\\`, `\/`: the character itself, copied with the next run. (Not JSON
+            // after a backslash, a multi-byte character is kept the same way.)
+            Some(_) => {
+                run = at + 1;
+                0
+            }
+        };
+        if decoded != 0 {
+            out.push(decoded);
+        }
+        match next_backslash(raw, run.max(at + 2)) {
+            Some(next) => at = next,
+            None => break,
         }
     }
+    out.extend_from_slice(&raw[run..]);
     Cow::Owned(out)
 }
 
-/// Whether a string's contents hold an escape: eight bytes at a time (`str::contains`
-/// costs a `memchr` call, more than these short strings are long).
-fn has_backslash(inner: &[u8]) -> bool {
-    inner[skip_plain::<false>(inner, 0)..].contains(&b'\\')
+/// The offset of the first `\` at or after `from`, eight bytes at a time.
+fn next_backslash(b: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(chunk) = b.get(at..at + 8) {
+        let hits = zero_bytes(le_word(chunk) ^ splat(b'\\'));
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    b.get(at..)?.iter().position(|&c| c == b'\\').map(|j| at + j)
 }
 
 /// Whether `b` is UTF-8. ASCII, all of an ordinary record, is tested 32 bytes at a time;
@@ -1602,6 +1639,104 @@ mod tests {
         assert_eq!(unescape(r"\u00e9\ud83d\ude00"), "é😀");
         assert_eq!(unescape(r"\ud800x"), "\u{fffd}x");
         assert!(matches!(unescape("plain"), Cow::Borrowed("plain")));
+        // Not JSON (a checked string never holds these): a defined result all the same.
+        for (raw, want) in [(r"a\", "a"), (r"\é\x", "éx"), (r"a\u12", "a"), (r"\u00e9\u", "é")] {
+            assert_eq!(unescape(raw), want, "{raw}");
+        }
+    }
+
+    /// The string scan (eight bytes at a time) ends, or
+    /// fails, where a byte-at-a-time reading of the JSON grammar does, for every escape and
+    /// every invalid byte at every offset, alone, in pairs and in runs.
+    #[test]
+    fn string_scan_agrees_with_a_byte_at_a_time_reading() {
+        fn reference(b: &[u8], pos: usize) -> Option<usize> {
+            let mut i = pos + 1;
+            loop {
+                match *b.get(i)? {
+                    b'"' => return Some(i + 1),
+                    b'\\' => match *b.get(i + 1)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                        b'u' if b.get(i + 2..i + 6)?.iter().all(u8::is_ascii_hexdigit) => i += 6,
+                        _ => return None,
+                    },
+                    0..=0x1f => return None,
+                    _ => i += 1,
+                }
+            }
+        }
+        let pieces: [&[u8]; 12] = [
+            br#"\""#,
+            br"\\",
+            br"\n",
+            br"\u00e9",
+            br"\u00g9",
+            br"\x",
+            b"\x01",
+            b"\t",
+            "é".as_bytes(),
+            b"\"",
+            br"\",
+            br"\u12",
+        ];
+        for len in 0..20 {
+            for at in 0..=len {
+                for first in pieces {
+                    for (second, gap) in [&b""[..], br#"\""#, br"\\", b"\"", br"\u0041"]
+                        .into_iter()
+                        .zip(0..)
+                        .flat_map(|(s, k)| [(s, k % 3), (s, 5 + k % 4)])
+                    {
+                        let mut text = b"\"".to_vec();
+                        text.extend((0..len).map(|k| if k == at { b'#' } else { b'a' + (k % 26) as u8 }));
+                        let cut = 1 + at;
+                        let filler = std::iter::repeat_n(b'-', gap);
+                        text.splice(cut..cut, first.iter().copied().chain(filler).chain(second.iter().copied()));
+                        for ending in [&b"\""[..], b"\"}", b""] {
+                            let mut b = text.clone();
+                            b.extend_from_slice(ending);
+                            let got = scan_string(&b, 0).ok().map(|(end, _)| end);
+                            assert_eq!(got, reference(&b, 0), "{:?}", String::from_utf8_lossy(&b));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every escape, at every offset of strings of many lengths, among ASCII and multi-byte
+    /// text, decodes as serde_json decodes it.
+    #[test]
+    fn unescapes_as_serde_json_does() {
+        let escapes = [
+            r#"\""#,
+            r"\\",
+            r"\/",
+            r"\b",
+            r"\f",
+            r"\n",
+            r"\r",
+            r"\t",
+            r"\u0041",
+            r"\u00e9",
+            r"\ud83d\ude00",
+            r"\u2028",
+        ];
+        for len in 0..20 {
+            for at in 0..=len {
+                for (k, escape) in escapes.iter().enumerate() {
+                    let filler = |i: usize| if (i + k) % 7 == 3 { "é" } else { "x" };
+                    let mut raw: String = (0..len).map(filler).collect::<Vec<_>>().concat();
+                    let cut = raw.char_indices().nth(at).map_or(raw.len(), |(i, _)| i);
+                    raw.insert_str(cut, escape);
+                    // A second escape later on, for runs between escapes.
+                    raw.push_str(escapes[(k + at) % escapes.len()]);
+                    raw.push('z');
+                    let want: String = serde_json::from_str(&format!("\"{raw}\"")).unwrap();
+                    assert_eq!(unescape(&raw), want, "{raw}");
+                }
+            }
+        }
     }
 
     #[test]
