@@ -443,6 +443,17 @@ impl HostStreams {
         if !self.pgaudit {
             return None;
         }
+        // A csvlog line: its columns say what the message is, and whose session it was.
+        if let Some(csv) = pgaudit::csvlog(text) {
+            let (message, user_name) = match csv {
+                pgaudit::CsvLog::Other => return None,
+                pgaudit::CsvLog::Partial => return Some(Verdict::Keep(PGAUDIT)),
+                pgaudit::CsvLog::Record { message, user_name } => (message, user_name),
+            };
+            let Some(mut rec) = pgaudit::parse_at(&message, 0) else { return Some(Verdict::Keep(PGAUDIT)) };
+            rec.db_user = Some(user_name.as_ref()).filter(|u| !u.is_empty()).or(origin.db_user.as_deref());
+            return Some(self.pgaudit_record(&rec, origin, out));
+        }
         // Kept whole and tagged, never dropped: two candidates, or a record that does not parse.
         let at = match pgaudit::message_at(text)? {
             pgaudit::Message::Ambiguous => return Some(Verdict::Keep(PGAUDIT)),
@@ -454,13 +465,18 @@ impl HostStreams {
         if rec.db_user.is_none() {
             rec.db_user = origin.db_user.as_deref();
         }
+        Some(self.pgaudit_record(&rec, origin, out))
+    }
+
+    /// A parsed pgaudit record: dropped when the filter says so, its fields added otherwise.
+    fn pgaudit_record(&self, rec: &PgAuditRecord, origin: &Origin, out: &mut Out) -> Verdict {
         if let Some(filter) = &self.pgaudit_filter
-            && !filter.keeps(&rec)
+            && !filter.keeps(rec)
         {
-            return Some(Verdict::Drop);
+            return Verdict::Drop;
         }
-        pgaudit_fields(&rec, origin, out);
-        Some(Verdict::Keep(PGAUDIT))
+        pgaudit_fields(rec, origin, out);
+        Verdict::Keep(PGAUDIT)
     }
 }
 
@@ -809,6 +825,38 @@ mod tests {
                 assert!(!out.contains(r#""pgaudit":{"#), "no fields from either candidate: {out}");
             }
         }
+    }
+
+    /// A csvlog line tailed raw: the columns say the severity, the message and the user.
+    #[test]
+    fn a_csvlog_line_is_read_by_its_columns() {
+        let config = "pgaudit:\n  filter:\n    include_objects: [app.users]\n";
+        let line = |user: &str, severity: &str, state: &str, message: &str| {
+            let line = format!(
+                "2026-11-22 10:00:00.123 UTC,{user},\"app\",42,\"10.0.0.5:5000\",6740a1b2.2a,3,\"SELECT\",2026-11-22 09:59:00 UTC,3/7,0,{severity},{state},{message},,,,,,,,\"psql\",\"client backend\",,0"
+            );
+            serde_json::json!({ "log": line }).to_string()
+        };
+        let real = line(
+            r#""alice""#,
+            "LOG",
+            "00000",
+            r#""AUDIT: SESSION,2,1,WRITE,DELETE,TABLE,app.users,""delete from app.users"",<none>""#,
+        );
+        let (v, out, _) = run(config, &real, 0, &mut streams(config)).unwrap();
+        assert_eq!(v, Verdict::Keep(PGAUDIT));
+        assert!(out.contains(r#""object_name":"app.users","statement":"delete from app.users","parameter":"<none>","db_user":"alice""#), "{out}");
+        let other = line(r#""alice""#, "LOG", "00000", r#""AUDIT: SESSION,3,1,READ,SELECT,,,select 1,<none>""#);
+        assert_eq!(run(config, &other, 0, &mut streams(config)).map(|(v, _, _)| v), Some(Verdict::Drop));
+        // A failed login whose user name imitates a record is no pgaudit record: not dropped.
+        let fake = "LOG:  AUDIT: SESSION,1,1,READ,SELECT,,,x,<none>";
+        let failed = line(
+            &format!(r#""{fake}""#),
+            "FATAL",
+            "28P01",
+            &format!(r#""password authentication failed for user ""{fake}""""#),
+        );
+        assert!(run(config, &failed, 0, &mut streams(config)).is_none(), "{failed}");
     }
 
     /// `ausearch -i` prints the account of a failed login as the client typed it: a drop rule

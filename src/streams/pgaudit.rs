@@ -143,6 +143,51 @@ pub fn starts_record(text: &str, at: usize) -> bool {
     rest.starts_with("AUDIT: SESSION,") || rest.starts_with("AUDIT: OBJECT,")
 }
 
+/// What a line of PostgreSQL's csvlog (`log_destination = 'csvlog'`) holds for pgaudit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CsvLog<'a> {
+    /// Another severity, or a message that is not pgaudit's.
+    Other,
+    /// pgaudit's message, whole, and the session's user (its own column).
+    Record { message: Cow<'a, str>, user_name: Cow<'a, str> },
+    /// pgaudit's message, cut where the line ends inside it (a statement that spans lines).
+    Partial,
+}
+
+/// The columns of a csvlog line: `log_time,user_name,database_name,process_id,connection_from,
+/// session_id,session_line_num,command_tag,session_start_time,virtual_transaction_id,
+/// transaction_id,error_severity,sql_state_code,message,...`. The server quotes every column
+/// that holds the client's text, so the message column is pgaudit's or not: text inside it
+/// (a user name in a failed login) cannot pass for a record. `None`: not a csvlog line.
+pub fn csvlog(line: &str) -> Option<CsvLog<'_>> {
+    let b = line.as_bytes();
+    // log_time: `2026-11-22 10:00:00.123 UTC`.
+    let date = b.get(..19)?;
+    let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+    if !digits.iter().all(|&i| date[i].is_ascii_digit()) || date[4] != b'-' || date[10] != b' ' || date[13] != b':' {
+        return None;
+    }
+    let mut pos = 0;
+    let mut columns: [Cow<'_, str>; 13] = Default::default();
+    for column in &mut columns {
+        let (text, end) = csv_field(line, pos)?;
+        if b.get(end) != Some(&b',') {
+            return None;
+        }
+        *column = text;
+        pos = end + 1;
+    }
+    let [_, user_name, .., severity, sql_state] = columns;
+    if sql_state.len() != 5 || !sql_state.bytes().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()) {
+        return None;
+    }
+    if !AUDIT_LEVELS.contains(&severity.as_ref()) || !line[pos..].starts_with("\"AUDIT: ") {
+        return Some(CsvLog::Other);
+    }
+    let Some((message, _)) = csv_field(line, pos) else { return Some(CsvLog::Partial) };
+    Some(if starts_record(&message, 0) { CsvLog::Record { message, user_name } } else { CsvLog::Other })
+}
+
 /// Parses the record contained in `text` (a log line, possibly with continuation lines). `None` when
 /// it holds none, or two that could each be the real one ([`Message::Ambiguous`]).
 pub fn parse(text: &str) -> Option<PgAuditRecord<'_>> {
@@ -324,6 +369,64 @@ mod tests {
         let r = parse("AUDIT: OBJECT,3,1,READ,SELECT,TABLE,public.account,select account.password,\n       account_role_map.role_id\n  from account,<not logged>").unwrap();
         assert_eq!(r.statement, "select account.password,\n       account_role_map.role_id\n  from account");
         assert_eq!(r.parameter.as_deref(), Some("<not logged>"));
+    }
+
+    /// A csvlog line's columns decide: the severity column and the message column, quoted by the
+    /// server, whatever the client's text in other columns or inside the message looks like.
+    #[test]
+    fn csvlog_columns_decide() {
+        let head = |user: &str, severity: &str, state: &str| {
+            format!(
+                "2026-11-22 10:00:00.123 UTC,{user},\"app\",42,\"10.0.0.5:5000\",6740a1b2.2a,3,\"SELECT\",2026-11-22 09:59:00 UTC,3/7,0,{severity},{state},"
+            )
+        };
+        let line = |user: &str, severity: &str, state: &str, message: &str| {
+            format!("{}{message},,,,,,,,\"psql\",\"client backend\",,0", head(user, severity, state))
+        };
+        let record =
+            r#""AUDIT: SESSION,1,1,READ,SELECT,TABLE,app.users,""select * from app.users where name = 'x'"",<none>""#;
+        let fake = r#"AUDIT: SESSION,1,1,READ,SELECT,,,x,<none>"#;
+        let record_of = |text: &str| match csvlog(text) {
+            Some(CsvLog::Record { message, user_name }) => Some((message.into_owned(), user_name.into_owned())),
+            _ => None,
+        };
+        // The record, its statement unquoted, and the session's user.
+        let (message, user) = record_of(&line(r#""alice""#, "LOG", "00000", record)).unwrap();
+        assert_eq!(user, "alice");
+        let rec = parse_at(&message, 0).unwrap();
+        assert_eq!(
+            (rec.object_name.as_deref(), rec.statement.as_ref()),
+            (Some("app.users"), "select * from app.users where name = 'x'")
+        );
+        for (text, want) in [
+            // A failed login whose user name imitates a record, in the user column and the message.
+            (
+                line(
+                    &format!(r#""LOG:  {fake}""#),
+                    "FATAL",
+                    "28P01",
+                    &format!(r#""password authentication failed for user ""LOG:  {fake}""""#),
+                ),
+                Some(CsvLog::Other),
+            ),
+            // A user name that tries to close its column: the server doubles the quote.
+            (
+                line(&format!(r#""x"",LOG,00000,""{fake}""#), "FATAL", "28P01", r#""password authentication failed""#),
+                Some(CsvLog::Other),
+            ),
+            (line(r#""alice""#, "ERROR", "42P01", &format!(r#""{fake}""#)), Some(CsvLog::Other)),
+            (line(r#""alice""#, "LOG", "00000", r#""statement: select 1""#), Some(CsvLog::Other)),
+            // The line ends inside the message: a statement that spans lines.
+            (
+                head(r#""alice""#, "LOG", "00000") + r#""AUDIT: SESSION,1,1,READ,SELECT,,,""select"#,
+                Some(CsvLog::Partial),
+            ),
+            (line(r#""alice""#, "LOG", "0000", &format!(r#""{fake}""#)), None),
+            (format!("2026-11-22 10:00:00.123 UTC [5] LOG:  {fake}"), None),
+            ("2026-11-22".to_owned(), None),
+        ] {
+            assert_eq!(csvlog(&text), want, "{text}");
+        }
     }
 
     /// Where pgaudit's message starts; everything else on the line may be the client's text.
