@@ -443,12 +443,17 @@ impl HostStreams {
         if !self.pgaudit {
             return None;
         }
-        // A csvlog line: its columns say what the message is, and whose session it was.
-        if let Some(csv) = pgaudit::csvlog(text) {
-            let (message, user_name) = match csv {
-                pgaudit::CsvLog::Other => return None,
-                pgaudit::CsvLog::Partial => return Some(Verdict::Keep(PGAUDIT)),
-                pgaudit::CsvLog::Record { message, user_name } => (message, user_name),
+        // A csvlog or jsonlog line: its columns say what the message is, and whose session
+        // it was.
+        let columns = match text.as_bytes().first() {
+            Some(b'{') => pgaudit::jsonlog(text),
+            _ => pgaudit::csvlog(text),
+        };
+        if let Some(columns) = columns {
+            let (message, user_name) = match columns {
+                pgaudit::Columns::Other => return None,
+                pgaudit::Columns::Partial => return Some(Verdict::Keep(PGAUDIT)),
+                pgaudit::Columns::Record { message, user_name } => (message, user_name),
             };
             let Some(mut rec) = pgaudit::parse_at(&message, 0) else { return Some(Verdict::Keep(PGAUDIT)) };
             rec.db_user = Some(user_name.as_ref()).filter(|u| !u.is_empty()).or(origin.db_user.as_deref());
@@ -827,9 +832,9 @@ mod tests {
         }
     }
 
-    /// A csvlog line tailed raw: the columns say the severity, the message and the user.
+    /// A csvlog or jsonlog line tailed raw: the columns say the severity, the message and the user.
     #[test]
-    fn a_csvlog_line_is_read_by_its_columns() {
+    fn csvlog_and_jsonlog_lines_are_read_by_their_columns() {
         let config = "pgaudit:\n  filter:\n    include_objects: [app.users]\n";
         let line = |user: &str, severity: &str, state: &str, message: &str| {
             let line = format!(
@@ -856,6 +861,24 @@ mod tests {
             "28P01",
             &format!(r#""password authentication failed for user ""{fake}""""#),
         );
+        assert!(run(config, &failed, 0, &mut streams(config)).is_none(), "{failed}");
+        // The same from a jsonlog line.
+        let json_line = |user: &str, severity: &str, message: &str| {
+            let line = serde_json::json!({"timestamp": "2026-11-22 10:00:00.123 UTC", "user": user,
+                "error_severity": severity, "message": message});
+            serde_json::json!({ "log": line.to_string() }).to_string()
+        };
+        let real = json_line(
+            "alice",
+            "LOG",
+            r#"AUDIT: SESSION,2,1,WRITE,DELETE,TABLE,app.users,"delete from app.users",<none>"#,
+        );
+        let (v, out, _) = run(config, &real, 0, &mut streams(config)).unwrap();
+        assert_eq!(v, Verdict::Keep(PGAUDIT));
+        assert!(out.contains(r#""object_name":"app.users","statement":"delete from app.users","parameter":"<none>","db_user":"alice""#), "{out}");
+        let other = json_line("alice", "LOG", "AUDIT: SESSION,3,1,READ,SELECT,,,select 1,<none>");
+        assert_eq!(run(config, &other, 0, &mut streams(config)).map(|(v, _, _)| v), Some(Verdict::Drop));
+        let failed = json_line(fake, "FATAL", &format!("password authentication failed for user \"{fake}\""));
         assert!(run(config, &failed, 0, &mut streams(config)).is_none(), "{failed}");
     }
 

@@ -143,9 +143,9 @@ pub fn starts_record(text: &str, at: usize) -> bool {
     rest.starts_with("AUDIT: SESSION,") || rest.starts_with("AUDIT: OBJECT,")
 }
 
-/// What a line of PostgreSQL's csvlog (`log_destination = 'csvlog'`) holds for pgaudit.
+/// What a line of PostgreSQL's csvlog or jsonlog holds for pgaudit.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CsvLog<'a> {
+pub enum Columns<'a> {
     /// Another severity, or a message that is not pgaudit's.
     Other,
     /// pgaudit's message, whole, and the session's user (its own column).
@@ -159,7 +159,7 @@ pub enum CsvLog<'a> {
 /// transaction_id,error_severity,sql_state_code,message,...`. The server quotes every column
 /// that holds the client's text, so the message column is pgaudit's or not: text inside it
 /// (a user name in a failed login) cannot pass for a record. `None`: not a csvlog line.
-pub fn csvlog(line: &str) -> Option<CsvLog<'_>> {
+pub fn csvlog(line: &str) -> Option<Columns<'_>> {
     let b = line.as_bytes();
     // log_time: `2026-11-22 10:00:00.123 UTC`.
     let date = b.get(..19)?;
@@ -182,10 +182,27 @@ pub fn csvlog(line: &str) -> Option<CsvLog<'_>> {
         return None;
     }
     if !AUDIT_LEVELS.contains(&severity.as_ref()) || !line[pos..].starts_with("\"AUDIT: ") {
-        return Some(CsvLog::Other);
+        return Some(Columns::Other);
     }
-    let Some((message, _)) = csv_field(line, pos) else { return Some(CsvLog::Partial) };
-    Some(if starts_record(&message, 0) { CsvLog::Record { message, user_name } } else { CsvLog::Other })
+    let Some((message, _)) = csv_field(line, pos) else { return Some(Columns::Partial) };
+    Some(if starts_record(&message, 0) { Columns::Record { message, user_name } } else { Columns::Other })
+}
+
+/// A line of PostgreSQL's jsonlog (`log_destination = 'jsonlog'`, PostgreSQL 15 on): its
+/// `error_severity`, `message` and `user` members, written by the server as JSON strings, so
+/// none of the client's text can pass for a record either. `None`: not a jsonlog line.
+pub fn jsonlog(line: &str) -> Option<Columns<'_>> {
+    let start = crate::json::validate_object(line).ok()?;
+    let member = |name: &str| {
+        let m = crate::json::find_member(line.as_bytes(), start, name).ok()??;
+        m.value_str(line)
+    };
+    let severity = member("error_severity")?;
+    let message = member("message")?;
+    if !AUDIT_LEVELS.contains(&severity.as_ref()) || !starts_record(&message, 0) {
+        return Some(Columns::Other);
+    }
+    Some(Columns::Record { message, user_name: member("user").unwrap_or_default() })
 }
 
 /// Parses the record contained in `text` (a log line, possibly with continuation lines). `None` when
@@ -387,7 +404,7 @@ mod tests {
             r#""AUDIT: SESSION,1,1,READ,SELECT,TABLE,app.users,""select * from app.users where name = 'x'"",<none>""#;
         let fake = r#"AUDIT: SESSION,1,1,READ,SELECT,,,x,<none>"#;
         let record_of = |text: &str| match csvlog(text) {
-            Some(CsvLog::Record { message, user_name }) => Some((message.into_owned(), user_name.into_owned())),
+            Some(Columns::Record { message, user_name }) => Some((message.into_owned(), user_name.into_owned())),
             _ => None,
         };
         // The record, its statement unquoted, and the session's user.
@@ -407,25 +424,51 @@ mod tests {
                     "28P01",
                     &format!(r#""password authentication failed for user ""LOG:  {fake}""""#),
                 ),
-                Some(CsvLog::Other),
+                Some(Columns::Other),
             ),
             // A user name that tries to close its column: the server doubles the quote.
             (
                 line(&format!(r#""x"",LOG,00000,""{fake}""#), "FATAL", "28P01", r#""password authentication failed""#),
-                Some(CsvLog::Other),
+                Some(Columns::Other),
             ),
-            (line(r#""alice""#, "ERROR", "42P01", &format!(r#""{fake}""#)), Some(CsvLog::Other)),
-            (line(r#""alice""#, "LOG", "00000", r#""statement: select 1""#), Some(CsvLog::Other)),
+            (line(r#""alice""#, "ERROR", "42P01", &format!(r#""{fake}""#)), Some(Columns::Other)),
+            (line(r#""alice""#, "LOG", "00000", r#""statement: select 1""#), Some(Columns::Other)),
             // The line ends inside the message: a statement that spans lines.
             (
                 head(r#""alice""#, "LOG", "00000") + r#""AUDIT: SESSION,1,1,READ,SELECT,,,""select"#,
-                Some(CsvLog::Partial),
+                Some(Columns::Partial),
             ),
             (line(r#""alice""#, "LOG", "0000", &format!(r#""{fake}""#)), None),
             (format!("2026-11-22 10:00:00.123 UTC [5] LOG:  {fake}"), None),
             ("2026-11-22".to_owned(), None),
         ] {
             assert_eq!(csvlog(&text), want, "{text}");
+        }
+    }
+
+    /// A jsonlog line's members decide, as a csvlog line's columns do.
+    #[test]
+    fn jsonlog_members_decide() {
+        let line = |user: &str, severity: &str, message: &str| {
+            serde_json::json!({"timestamp": "2026-11-22 10:00:00.123 UTC", "user": user, "dbname": "app", "pid": 42,
+                "error_severity": severity, "state_code": "00000", "message": message, "application_name": "psql"})
+            .to_string()
+        };
+        let real = "AUDIT: SESSION,2,1,WRITE,DELETE,TABLE,app.users,\"delete from app.users\",<none>";
+        let fake = "AUDIT: SESSION,1,1,READ,SELECT,,,x,<none>";
+        let want = Columns::Record { message: real.into(), user_name: "alice".into() };
+        assert_eq!(jsonlog(&line("alice", "LOG", real)), Some(want));
+        for (text, want) in [
+            (
+                line(&format!("LOG:  {fake}"), "FATAL", &format!("password authentication failed for user \"{fake}\"")),
+                Some(Columns::Other),
+            ),
+            (line("alice", "ERROR", fake), Some(Columns::Other)),
+            (line("alice", "LOG", "statement: select 1"), Some(Columns::Other)),
+            (r#"{"message":"AUDIT: SESSION,1,1,READ,SELECT,,,x,<none>"}"#.to_owned(), None),
+            (r#"{"error_severity":"LOG","message":"AUDIT: SESSION,1"#.to_owned(), None),
+        ] {
+            assert_eq!(jsonlog(&text), want, "{text}");
         }
     }
 
