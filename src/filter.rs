@@ -134,21 +134,20 @@ impl Engine {
         } else {
             None
         };
-        let keys = |path: &str| field_path(path).iter().map(|part| Key::new(part)).collect();
-        let fields = FieldPaths {
-            stream: keys(&config.fields.stream),
-            cluster: keys(&config.fields.cluster),
-            review: keys(&config.fields.review),
-            actor: keys(&config.fields.actor),
-        };
+        let [stream, cluster, review, actor] =
+            [&config.fields.stream, &config.fields.cluster, &config.fields.review, &config.fields.actor]
+                .map(|p| field_path(p));
         let mut routing_fields: Vec<String> = Vec::new();
-        for path in [&config.fields.stream, &config.fields.cluster, &config.fields.review, &config.fields.actor] {
-            if let Some(top) = field_path(path).into_iter().next()
-                && !routing_fields.contains(&top)
+        for path in [&stream, &cluster, &review, &actor] {
+            if let Some(top) = path.first()
+                && !routing_fields.contains(top)
             {
-                routing_fields.push(top);
+                routing_fields.push(top.clone());
             }
         }
+        let keys = |path: Vec<String>| path.iter().map(|part| Key::new(part)).collect();
+        let fields =
+            FieldPaths { stream: keys(stream), cluster: keys(cluster), review: keys(review), actor: keys(actor) };
         let mut cluster_json = Vec::new();
         json::write_str(&mut cluster_json, &config.cluster.name);
         let hoststreams = HostStreams::new(config).map_err(|e| ConfigError::new(source_name(source), None, e))?;
