@@ -806,9 +806,14 @@ mod tests {
             (serde_json::json!({ "log": format!("2026-11-22 10:00:00 UTC [5] FATAL:  {failed_login}") }), None),
             (serde_json::json!({ "record": { "error_severity": "FATAL", "message": failed_login } }), None),
             (serde_json::json!({ "record": { "error_severity": "FATAL", "message": failed_login_labelled } }), None),
-            // Kept whole, never dropped: the first label may be an application name's.
+            // A label right after a quote is inside the quoted user name: the failed login it says.
             (
                 serde_json::json!({ "log": format!("2026-11-22 10:00:00 UTC [5] FATAL:  {failed_login_labelled}") }),
+                None,
+            ),
+            // Kept whole, never dropped: the first label may be an application name's.
+            (
+                serde_json::json!({ "log": format!("2026-11-22 10:00:00 UTC [5] FATAL:  role \" LOG:  {fake}\" does not exist") }),
                 Some(Verdict::Keep(PGAUDIT)),
             ),
             (
@@ -862,6 +867,19 @@ mod tests {
             &format!(r#""password authentication failed for user ""{fake}""""#),
         );
         assert!(run(config, &failed, 0, &mut streams(config)).is_none(), "{failed}");
+        // A stderr line begins with the same time: the client's text after it, imitating the
+        // columns, makes it no csvlog line, and the real record it may hold is still read.
+        let imitation = r#",alice,app,42,h,s,3,t,st,v,0,LOG,00000,"AUDIT: SESSION,1,1,READ,SELECT,,,x,<none>",x"#;
+        let stderr =
+            |rest: &str| serde_json::json!({ "log": format!("2026-11-22 10:00:00.123 UTC [5] {rest}") }).to_string();
+        let failed = stderr(&format!("FATAL:  password authentication failed for user \"{imitation}\""));
+        assert!(run(config, &failed, 0, &mut streams(config)).is_none(), "{failed}");
+        let real = stderr(
+            "app=,1,2,3,4,5,6,7,8,9,10,LOG,00000, LOG:  AUDIT: SESSION,2,1,WRITE,DELETE,TABLE,app.users,\"delete from app.users\",<none>",
+        );
+        let (v, out, _) = run(config, &real, 0, &mut streams(config)).unwrap();
+        assert_eq!(v, Verdict::Keep(PGAUDIT));
+        assert!(out.contains(r#""object_name":"app.users""#), "{out}");
         // The same from a jsonlog line.
         let json_line = |user: &str, severity: &str, message: &str| {
             let line = serde_json::json!({"timestamp": "2026-11-22 10:00:00.123 UTC", "user": user,

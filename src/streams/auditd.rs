@@ -151,7 +151,10 @@ pub fn parse(line: &str) -> Option<AuditLine<'_>> {
         argv: Vec::new(),
     };
     let execve = rec.record_type == "EXECVE";
-    parse_fields(body, interpreted, execve, &mut rec.fields);
+    // semanage's ROLE_* records name an account an administrator gave, followed by fields of
+    // their own (`acct=bob old-seuser=...`); elsewhere `acct` is a login name a client typed.
+    let client_account = interpreted && !rec.record_type.starts_with("ROLE_");
+    parse_fields(body, Reading { interpreted, execve, client_account }, &mut rec.fields);
     if rec.record_type == "EXECVE" {
         rec.argv = collect_argv(&rec.fields, interpreted);
     }
@@ -162,8 +165,19 @@ fn is_sep(b: u8) -> bool {
     b == b' ' || b == 0x1d
 }
 
-/// `execve`: the `aN` keys are argv strings (in SYSCALL records they are register values).
-fn parse_fields<'a>(body: &'a str, interpreted: bool, execve: bool, out: &mut Vec<(&'a str, Cow<'a, str>)>) {
+/// How a record's fields are read.
+#[derive(Clone, Copy)]
+struct Reading {
+    /// `ausearch -i` output: values already interpreted, unquoted.
+    interpreted: bool,
+    /// The `aN` keys are argv strings (in SYSCALL records they are register values).
+    execve: bool,
+    /// An unquoted `acct` is a login name a client typed (see [`parse_fields`]).
+    client_account: bool,
+}
+
+fn parse_fields<'a>(body: &'a str, reading: Reading, out: &mut Vec<(&'a str, Cow<'a, str>)>) {
+    let Reading { interpreted, execve, client_account } = reading;
     let b = body.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -204,7 +218,7 @@ fn parse_fields<'a>(body: &'a str, interpreted: bool, execve: bool, out: &mut Ve
                 // ` exe=... res=...` tail: it runs to the last ` exe=` (an account named
                 // `x comm=cron res=success` injects no fields).
                 let account_end =
-                    if interpreted && key == "acct" { body[i..].rfind(" exe=").map(|j| i + j) } else { None };
+                    if client_account && key == "acct" { body[i..].rfind(" exe=").map(|j| i + j) } else { None };
                 if let Some(account_end) = account_end {
                     e = account_end;
                 } else if interpreted {
@@ -228,7 +242,7 @@ fn parse_fields<'a>(body: &'a str, interpreted: bool, execve: bool, out: &mut Ve
         }
         if quoted == b'\'' && key == "msg" {
             // USER_* payload: `msg='op=login acct="root" exe="/usr/sbin/sshd" ... res=failed'`
-            parse_fields(raw, interpreted, execve, out);
+            parse_fields(raw, reading, out);
             continue;
         }
         if quoted == 0 && (raw == "(null)" || raw == "?" || raw.is_empty()) {
@@ -657,6 +671,11 @@ mod tests {
             assert_eq!((r.get("acct"), r.get("res"), r.get("comm")), (Some(acct), Some("failed"), None), "{line}");
             assert_eq!((r.get("op"), r.get("exe")), (Some("PAM:authentication"), Some("/usr/sbin/sshd")), "{line}");
         }
+        // semanage's account is an administrator's, followed by fields of its own.
+        let r = rec(
+            "type=ROLE_ASSIGN msg=audit(11/22/2026 10:00:00.123:460) : pid=1 uid=root auid=alice ses=3 msg='op=login-mapping acct=bob old-seuser=? old-role=? old-range=? new-seuser=staff_u new-role=? new-range=s0 exe=/usr/sbin/semanage hostname=? addr=? terminal=pts/0 res=success'",
+        );
+        assert_eq!((r.get("acct"), r.get("new-seuser"), r.get("res")), (Some("bob"), Some("staff_u"), Some("success")));
     }
 
     #[test]

@@ -110,6 +110,11 @@ fn message_starts(text: &str) -> impl Iterator<Item = (usize, bool)> + '_ {
     let after_labels = text.match_indices(":  ").filter_map(move |(colon, _)| {
         let before = &text[..colon];
         let label = LABELS.iter().find(|label| before.ends_with(*label))?;
+        // Right after a quote, a label is inside a quoted name (`user "LOG:  AUDIT: ..."`,
+        // a csvlog column): the client's text, never the server's.
+        if before[..before.len() - label.len()].ends_with('"') {
+            return None;
+        }
         let mut start = colon + 3;
         let sqlstate = text.as_bytes().get(start..start + 7).filter(|s| !s.starts_with(b"AUDIT"));
         if sqlstate
@@ -161,31 +166,44 @@ pub enum Columns<'a> {
 /// (a user name in a failed login) cannot pass for a record. `None`: not a csvlog line.
 pub fn csvlog(line: &str) -> Option<Columns<'_>> {
     let b = line.as_bytes();
-    // log_time: `2026-11-22 10:00:00.123 UTC`.
-    let date = b.get(..19)?;
-    let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
-    if !digits.iter().all(|&i| date[i].is_ascii_digit()) || date[4] != b'-' || date[10] != b' ' || date[13] != b':' {
+    // The first column is the log time and nothing else: in a stderr line the same time is
+    // followed by the rest of the prefix and the message, the client's text among them.
+    if !is_log_time(&line[..line.find(',')?]) {
         return None;
     }
+    // A csvlog line whose columns do not read (a user name holding a newline cuts the
+    // record in two): not pgaudit's, and not handed to the stderr reading either.
     let mut pos = 0;
     let mut columns: [Cow<'_, str>; 13] = Default::default();
     for column in &mut columns {
-        let (text, end) = csv_field(line, pos)?;
-        if b.get(end) != Some(&b',') {
-            return None;
-        }
+        let Some((text, end)) = csv_field(line, pos).filter(|&(_, end)| b.get(end) == Some(&b',')) else {
+            return Some(Columns::Other);
+        };
         *column = text;
         pos = end + 1;
     }
     let [_, user_name, .., severity, sql_state] = columns;
     if sql_state.len() != 5 || !sql_state.bytes().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()) {
-        return None;
+        return Some(Columns::Other);
     }
     if !AUDIT_LEVELS.contains(&severity.as_ref()) || !line[pos..].starts_with("\"AUDIT: ") {
         return Some(Columns::Other);
     }
     let Some((message, _)) = csv_field(line, pos) else { return Some(Columns::Partial) };
     Some(if starts_record(&message, 0) { Columns::Record { message, user_name } } else { Columns::Other })
+}
+
+/// csvlog's `log_time`: `2026-11-22 10:00:00.123 UTC` (a zone name without spaces).
+fn is_log_time(text: &str) -> bool {
+    let Some(date) = text.as_bytes().get(..19) else { return false };
+    let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+    let shape = [(4, b'-'), (7, b'-'), (10, b' '), (13, b':'), (16, b':')];
+    if !digits.iter().all(|&i| date[i].is_ascii_digit()) || !shape.iter().all(|&(i, c)| date[i] == c) {
+        return false;
+    }
+    let rest = &text[19..];
+    let rest = rest.strip_prefix('.').map_or(rest, |r| r.trim_start_matches(|c: char| c.is_ascii_digit()));
+    rest.strip_prefix(' ').is_some_and(|zone| !zone.is_empty() && !zone.contains([' ', '"']))
 }
 
 /// A line of PostgreSQL's jsonlog (`log_destination = 'jsonlog'`, PostgreSQL 15 on): its
@@ -438,7 +456,18 @@ mod tests {
                 head(r#""alice""#, "LOG", "00000") + r#""AUDIT: SESSION,1,1,READ,SELECT,,,""select"#,
                 Some(Columns::Partial),
             ),
-            (line(r#""alice""#, "LOG", "0000", &format!(r#""{fake}""#)), None),
+            (line(r#""alice""#, "LOG", "0000", &format!(r#""{fake}""#)), Some(Columns::Other)),
+            // A user name holding a newline: the columns of the line's first part do not read.
+            (format!("2026-11-22 10:00:00.123 UTC,\"LOG:  {fake}"), Some(Columns::Other)),
+            // A stderr line: after the time, the prefix and the message, the client's text among
+            // them, imitating the columns.
+            (
+                format!(
+                    "2026-11-22 10:00:00.123 UTC [5] FATAL:  password authentication failed for user \",alice,app,42,h,s,3,t,st,v,0,LOG,00000,\"{fake}\",x\""
+                ),
+                None,
+            ),
+            (format!("2026-11-22 10:00:00.123 UTC [5] ,1,2,3,4,5,6,7,8,9,10,LOG,00000, LOG:  {fake}"), None),
             (format!("2026-11-22 10:00:00.123 UTC [5] LOG:  {fake}"), None),
             ("2026-11-22".to_owned(), None),
         ] {
@@ -491,8 +520,13 @@ mod tests {
             (format!("[5] LOG: {rec}"), None),
             (format!("[5] LOG:  statement: select '{rec}'"), None),
             ("[5] LOG:  statement: select 'AUDIT: x'".to_owned(), None),
+            // A label right after a quote is inside a quoted name: the client's, never a message start.
+            (format!("[5] FATAL:  password authentication failed for user \"LOG:  {rec}\""), None),
+            (
+                format!("\",\"postgres\",42,,FATAL,28P01,\"password authentication failed for user \"\"LOG:  {rec}"),
+                None,
+            ),
             // A client's text holding a label and a record, after the line's real label.
-            (format!("[5] FATAL:  password authentication failed for user \"LOG:  {rec}\""), Some(Message::Ambiguous)),
             (format!("[5] FATAL:  role \" LOG:  {rec}\" does not exist"), Some(Message::Ambiguous)),
             (format!("[5] LOG:  connection authorized: user=a application_name=LOG:  {rec}"), Some(Message::Ambiguous)),
             (format!("[5] LOG:  statement: select 'LOG:  {rec}'"), Some(Message::Ambiguous)),
