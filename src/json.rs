@@ -767,13 +767,13 @@ pub fn unescape_bytes(raw: &[u8]) -> Cow<'_, [u8]> {
     loop {
         out.extend_from_slice(&raw[run..at]);
         run = at + 2;
-        let decoded = match raw.get(at + 1) {
+        match raw.get(at + 1) {
             None => return Cow::Owned(out),
-            Some(b'b') => 0x8,
-            Some(b'f') => 0xc,
-            Some(b'n') => b'\n',
-            Some(b'r') => b'\r',
-            Some(b't') => b'\t',
+            Some(b'b') => out.push(0x8),
+            Some(b'f') => out.push(0xc),
+            Some(b'n') => out.push(b'\n'),
+            Some(b'r') => out.push(b'\r'),
+            Some(b't') => out.push(b'\t'),
             Some(b'u') => {
                 let Some(hi) = unit(at + 2) else { return Cow::Owned(out) };
                 run = at + 6;
@@ -786,17 +786,10 @@ pub fn unescape_bytes(raw: &[u8]) -> Cow<'_, [u8]> {
                     c = char::from_u32(0x10000 + ((u32::from(hi) - 0xd800) << 10) + (u32::from(lo) - 0xdc00));
                 }
                 out.extend_from_slice(c.unwrap_or('\u{fffd}').encode_utf8(&mut [0; 4]).as_bytes());
-                0
             }
             // `\"`, `\\`, `\/`: the character itself, copied with the next run. (Not JSON
             // after a backslash, a multi-byte character is kept the same way.)
-            Some(_) => {
-                run = at + 1;
-                0
-            }
-        };
-        if decoded != 0 {
-            out.push(decoded);
+            Some(_) => run = at + 1,
         }
         match next_backslash(raw, run.max(at + 2)) {
             Some(next) => at = next,
@@ -807,7 +800,8 @@ pub fn unescape_bytes(raw: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
-/// The offset of the first `\` at or after `from`, eight bytes at a time.
+/// The offset of the first `\` at or after `from`, eight bytes at a time. ([`first_flagged`]
+/// would need the hit looked at again: 8 % more for an event in a `log` string.)
 fn next_backslash(b: &[u8], from: usize) -> Option<usize> {
     let mut at = from;
     while let Some(chunk) = b.get(at..at + 8) {
