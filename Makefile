@@ -43,12 +43,14 @@ lint:
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --lib --target $(TARGET) --profile wasm -- -D warnings
 
-# Per-record cost per workload, beside two reference modules built here (bench/baselines).
+# Per-record cost per workload, beside three reference modules built here (bench/baselines).
 bench: $(WASM)
 	$(CARGO) build --quiet -p audit-sieve-baselines --target $(TARGET) --profile wasm
 	cp target/$(TARGET)/wasm/audit_sieve_baselines.wasm build/baseline_copy.wasm
 	$(CARGO) build --quiet -p audit-sieve-baselines --target $(TARGET) --profile wasm --features value
 	cp target/$(TARGET)/wasm/audit_sieve_baselines.wasm build/baseline_value.wasm
+	$(CARGO) build --quiet -p audit-sieve-baselines --target $(TARGET) --profile wasm --features touch
+	cp target/$(TARGET)/wasm/audit_sieve_baselines.wasm build/baseline_touch.wasm
 	$(CARGO) run --quiet --release --example bench
 
 # The browser playground: the same core crate, built for wasm32-unknown-unknown with

@@ -1,6 +1,8 @@
-//! `make bench`: what a record costs, per workload, side by side with two reference
+//! `make bench`: what a record costs, per workload, side by side with three reference
 //! modules run in the same host in the same run:
 //! - copy-through: the least a JSON-mode filter can do (the floor);
+//! - touch: copy-through after one eight-bytes-at-a-time look at every byte for `"` and
+//!   `\`: the least a filter that reads the whole record can do, whatever its parser;
 //! - serde_json::Value: parse, edit, serialise (the straightforward filter).
 //!
 //! The deterministic figure is wasm instructions per record (wasmtime fuel); Fluent Bit's
@@ -94,14 +96,15 @@ fn main() {
     let sieve = default_wasm_path();
     let copy: PathBuf = root.join("build/baseline_copy.wasm");
     let value: PathBuf = root.join("build/baseline_value.wasm");
-    for m in [&sieve, &copy, &value] {
+    let touch: PathBuf = root.join("build/baseline_touch.wasm");
+    for m in [&sieve, &copy, &touch, &value] {
         let size = std::fs::metadata(m).unwrap_or_else(|e| panic!("{}: {e} (run `make bench`)", m.display())).len();
         println!("module {:<28} {:>8} bytes", m.file_name().unwrap_or_default().to_string_lossy(), size);
     }
     println!("config: {}", config_dir.join("audit-sieve.yaml").display());
     println!();
     println!(
-        "{:<24} {:>7} {:>9} {:>9} {:>9} {:>11} {:>10} {:>10} {:>8} {:>10} {:>10} {:>11}",
+        "{:<24} {:>7} {:>9} {:>9} {:>9} {:>11} {:>10} {:>10} {:>10} {:>8} {:>8} {:>10} {:>10} {:>11}",
         "workload (json mode)",
         "records",
         "bytes in",
@@ -109,8 +112,10 @@ fn main() {
         "kept",
         "instr/rec",
         "copy",
+        "touch",
         "Value",
         "÷copy",
+        "÷touch",
         "rec/s host",
         "copy rec/s",
         "rec/s native"
@@ -118,6 +123,7 @@ fn main() {
     let mut sieve_host = host(&sieve, &config_dir);
     let mut copy_host = host(&copy, &config_dir);
     let mut value_host = host(&value, &config_dir);
+    let mut touch_host = host(&touch, &config_dir);
     for workload in Workload::ALL {
         let base = if workload == Workload::LargeBodies { 4_000.0 } else { 40_000.0 };
         let n = ((base * scale) as usize).max(100);
@@ -131,10 +137,11 @@ fn main() {
         let s = run_host(&mut sieve_host, Format::Json, &records);
         let c = run_host(&mut copy_host, Format::Json, &records);
         let v = run_host(&mut value_host, Format::Json, &records);
+        let t = run_host(&mut touch_host, Format::Json, &records);
         let native = run_native(&config_dir, &records);
-        assert_eq!(s.lost + c.lost + v.lost, 0, "{}: a record was lost", workload.name());
+        assert_eq!(s.lost + c.lost + v.lost + t.lost, 0, "{}: a record was lost", workload.name());
         println!(
-            "{:<24} {:>7} {:>9.0} {:>9.0} {:>8.1}% {:>11.0} {:>10.0} {:>10.0} {:>7.2}x {:>10.0} {:>10.0} {:>11.0}",
+            "{:<24} {:>7} {:>9.0} {:>9.0} {:>8.1}% {:>11.0} {:>10.0} {:>10.0} {:>10.0} {:>7.2}x {:>7.2}x {:>10.0} {:>10.0} {:>11.0}",
             workload.name(),
             n,
             s.bytes_in,
@@ -142,8 +149,10 @@ fn main() {
             100.0 * s.kept as f64 / n as f64,
             s.fuel_per_record,
             c.fuel_per_record,
+            t.fuel_per_record,
             v.fuel_per_record,
             s.fuel_per_record / c.fuel_per_record,
+            s.fuel_per_record / t.fuel_per_record,
             s.records_per_s,
             c.records_per_s,
             native,

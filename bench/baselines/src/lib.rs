@@ -1,7 +1,10 @@
 //! Reference modules for `make bench`, with the same exports as audit-sieve:
 //! - default: copy-through, the least a JSON-mode filter can do (the floor);
 //! - feature `value`: the straightforward filter, a `serde_json::Value` parse, edit and
-//!   serialise (the naive baseline).
+//!   serialise (the naive baseline);
+//! - feature `touch`: copy-through after one look at every byte, eight at a time, for the
+//!   bytes a JSON reader must find (`"` and `\`): the least any filter that reads the whole
+//!   record can cost, whatever its parser.
 //!
 //! Benchmark-only code: one module instance runs on one thread, so the output buffer is a
 //! plain static reached through `addr_of_mut!`.
@@ -22,8 +25,26 @@ fn out() -> &'static mut Vec<u8> {
     unsafe { &mut *addr_of_mut!(OUT) }
 }
 
-#[cfg(not(feature = "value"))]
+#[cfg(not(any(feature = "value", feature = "touch")))]
 fn process(record: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(record);
+}
+
+#[cfg(feature = "touch")]
+fn process(record: &[u8], out: &mut Vec<u8>) {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // High bit set in each zero byte (and possibly above it): enough to count with.
+    let zeros = |w: u64| w.wrapping_sub(LOW) & !w & HIGH;
+    let mut words = record.chunks_exact(8);
+    let mut found = 0u32;
+    for word in &mut words {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        found += (zeros(w ^ (LOW * u64::from(b'"'))) | zeros(w ^ (LOW * u64::from(b'\\')))).count_ones();
+    }
+    found += words.remainder().iter().filter(|&&c| c == b'"' || c == b'\\').count() as u32;
+    // The count is what a reader would act on; kept so the loop is not optimised away.
+    std::hint::black_box(found);
     out.extend_from_slice(record);
 }
 
