@@ -17,6 +17,7 @@ use crate::filter::PassReason;
 use crate::identity::{Actor, ActorKind, Identity};
 use crate::json::{self, Change, Edits, JsonError, Member, Members, Name, Span};
 use crate::policy::{Attributes, Decision, Level, Policy, ResourceAttributes, Stage};
+use crate::request_info;
 use crate::streams::find_bytes;
 use std::borrow::Cow;
 
@@ -131,7 +132,7 @@ impl EventMembers {
             names::AUDIT_ID => (&mut self.audit_id, needed::VERSION),
             names::LEVEL => (&mut self.level, 0),
             names::STAGE => (&mut self.stage, needed::STAGE),
-            names::REQUEST_URI => (&mut self.request_uri, 0),
+            names::REQUEST_URI => (&mut self.request_uri, needed::REQUEST_URI),
             names::VERB => (&mut self.verb, needed::VERB),
             names::USER => (&mut self.user, needed::USER),
             names::IMPERSONATED_USER => (&mut self.impersonated_user, 0),
@@ -166,7 +167,13 @@ impl EventMembers {
     /// `objectRef`, so it is read to its end.)
     fn decidable(&self, need_code: bool) -> bool {
         use decision_inputs as needed;
-        let all = needed::KIND | needed::VERSION | needed::STAGE | needed::VERB | needed::USER | needed::OBJECT_REF;
+        let all = needed::KIND
+            | needed::VERSION
+            | needed::STAGE
+            | needed::VERB
+            | needed::USER
+            | needed::OBJECT_REF
+            | needed::REQUEST_URI;
         let all = if need_code { all | needed::RESPONSE_STATUS } else { all };
         self.seen & all == all
     }
@@ -183,6 +190,8 @@ mod decision_inputs {
     pub const USER: u8 = 16;
     pub const OBJECT_REF: u8 = 32;
     pub const RESPONSE_STATUS: u8 = 64;
+    /// The path the request's namespace and name are resolved from ([`crate::request_info`]).
+    pub const REQUEST_URI: u8 = 128;
 }
 
 /// The member names the module reads.
@@ -356,11 +365,26 @@ impl KubeAudit {
         };
         let verb = field(e.verb);
         let object_ref = e.object_ref.filter(|o| b[o.value.start] == b'{');
-        // The URL path is matched only for requests without a resource (nonResourceURLs).
-        let request_uri = if object_ref.is_none() { field(e.request_uri) } else { Cow::Borrowed(&b""[..]) };
-        let path = request_uri.split(|&c| c == b'?').next().unwrap_or_default();
-        let (api_group, resource, subresource, namespace, name) =
-            (field(e.api_group), field(e.resource), field(e.subresource), field(e.namespace), field(e.name));
+        // The path as the apiserver matched it: decoded, without the query.
+        let request_uri = field(e.request_uri);
+        let path = request_uri.get(..request_info::find(&request_uri, b'?').unwrap_or(request_uri.len()));
+        let path = request_info::decode_path(path.unwrap_or_default());
+        let (api_group, resource, subresource) = (field(e.api_group), field(e.resource), field(e.subresource));
+        // The namespace and name the request had (see `request_info`). The body can only
+        // have filled in what the request left empty, and a list's or watch's name is its
+        // own: the path is read only when `objectRef` holds a namespace, or a name the
+        // request may not have had.
+        let (mut namespace, mut name) = (field(e.namespace), field(e.name));
+        let list_or_watch = matches!(verb.as_ref(), b"list" | b"watch");
+        if object_ref.is_some()
+            && (!namespace.is_empty() || !(name.is_empty() || list_or_watch))
+            && let Some(scope) = request_info::path_scope(&path)
+        {
+            namespace = Cow::Borrowed(scope.namespace);
+            if !scope.named && !list_or_watch {
+                name = Cow::Borrowed(b"");
+            }
+        }
         let attrs = Attributes {
             username: &username,
             groups: group_refs,
@@ -372,7 +396,7 @@ impl KubeAudit {
                 namespace: &namespace,
                 name: &name,
             }),
-            path,
+            path: &path,
         };
         let decision = self.policy.evaluate(&attrs);
         let code = raw(b, e.code).and_then(status_code);
@@ -399,7 +423,7 @@ impl KubeAudit {
         // The flags compare the decision's bytes; the user's name is read as text.
         let text_field = |m: Option<Member>| m.and_then(|m| m.value_str_at(b)).unwrap_or_default();
         let username = text_field(e.username);
-        let stripped = self.strip(b, &e, &decision, edits);
+        let stripped = self.strip(b, &e, &decision, &verb, edits);
 
         // Review flags.
         let core = object_ref.is_some() && api_group.is_empty();
@@ -468,7 +492,7 @@ impl KubeAudit {
     }
 
     /// Removes what the decided level does not keep; returns whether anything was removed.
-    fn strip(&self, b: &[u8], e: &EventMembers, decision: &Decision, edits: &mut Edits) -> bool {
+    fn strip(&self, b: &[u8], e: &EventMembers, decision: &Decision, verb: &[u8], edits: &mut Edits) -> bool {
         let has = |m: &Option<Member>| m.is_some();
         let drop_request = decision.level < Level::Request && has(&e.request_object);
         let drop_response = decision.level < Level::RequestResponse && has(&e.response_object);
@@ -489,14 +513,17 @@ impl KubeAudit {
         {
             let Some(m) = member.filter(|_| !dropped) else { continue };
             let body = &b[m.value.start..m.value.end];
-            let managed = decision.omit_managed_fields && body[0] == b'{' && has_managed_fields(body);
+            // A patch is recorded as the client sent it (the apiserver's `LogRequestPatch`):
+            // a patch that clears managedFields is what the record is for.
+            let patch = key == "requestObject" && verb == b"patch";
+            let managed = decision.omit_managed_fields && !patch && body[0] == b'{' && has_managed_fields(body);
             if !managed && !self.bodies_as_strings {
                 continue;
             }
             let mut raw = Vec::new();
             if managed {
                 stripped = true;
-                let _ = json::rewrite_object(b, m.value.start, &managed_fields_edits(), &mut raw);
+                let _ = json::rewrite_object(b, m.value.start, &managed_fields_edits(is_table(body)), &mut raw);
             } else {
                 raw.extend_from_slice(body);
             }
@@ -512,18 +539,30 @@ impl KubeAudit {
     }
 }
 
-/// Edits removing `metadata.managedFields` from an object and from the items of a list.
-fn managed_fields_edits() -> Edits {
-    let mut metadata = Edits::default();
-    metadata.change("managedFields", Change::Remove);
-    let mut item = Edits::default();
-    item.change("metadata", Change::Edit(metadata));
-    let mut body = Edits::default();
-    let mut metadata = Edits::default();
-    metadata.change("managedFields", Change::Remove);
-    body.change("metadata", Change::Edit(metadata));
-    body.change("items", Change::EditItems(item));
+/// Edits removing `metadata.managedFields` from an object and from the items of a list, or
+/// from the object of each row of a Table (`kubectl get`'s responses), as the apiserver does.
+fn managed_fields_edits(table: bool) -> Edits {
+    let without_managed_fields = || {
+        let mut metadata = Edits::default();
+        metadata.change("managedFields", Change::Remove);
+        let mut object = Edits::default();
+        object.change("metadata", Change::Edit(metadata));
+        object
+    };
+    let mut body = without_managed_fields();
+    body.change("items", Change::EditItems(without_managed_fields()));
+    if table {
+        let mut row = Edits::default();
+        row.change("object", Change::Edit(without_managed_fields()));
+        body.change("rows", Change::EditItems(row));
+    }
     body
+}
+
+/// A `meta.k8s.io` Table: its objects are in its rows.
+fn is_table(body: &[u8]) -> bool {
+    let member = |name| json::find_member(body, 0, name).ok().flatten().map(|m| &body[m.value.start..m.value.end]);
+    member("kind") == Some(b"\"Table\"") && member("apiVersion").is_some_and(|v| v.starts_with(b"\"meta.k8s.io/"))
 }
 
 /// Cheap test before rewriting: does the body mention managedFields at all?

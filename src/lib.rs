@@ -24,5 +24,6 @@ pub mod kubeaudit;
 pub mod module;
 pub mod msgpack;
 pub mod policy;
+pub mod request_info;
 pub mod streams;
 pub mod yaml;

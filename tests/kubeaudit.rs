@@ -60,8 +60,12 @@ fn expected_level(policy: &Policy, event: &Value, omit_codes: &[u64]) -> Level {
     let verb = s(&event["verb"]);
     let uri = s(&event["requestURI"]);
     let o = &event["objectRef"];
-    let (g, r, sr, ns, n) =
-        (s(&o["apiGroup"]), s(&o["resource"]), s(&o["subresource"]), s(&o["namespace"]), s(&o["name"]));
+    let (g, r, sr) = (s(&o["apiGroup"]), s(&o["resource"]), s(&o["subresource"]));
+    let (ns, n) = match requested_scope(&uri, &verb) {
+        Some((ns, true)) => (ns, s(&o["name"])),
+        Some((ns, false)) => (ns, String::new()),
+        None => (s(&o["namespace"]), s(&o["name"])),
+    };
     let attrs = Attributes {
         username: username.as_bytes(),
         groups: &group_refs,
@@ -82,6 +86,29 @@ fn expected_level(policy: &Policy, event: &Value, omit_codes: &[u64]) -> Level {
         return Level::None;
     }
     decision.level
+}
+
+/// The namespace the apiserver decided with, from the request path (the corpus's paths are
+/// not percent-encoded), and whether the request had the event's name: when the path names
+/// an object, or a list or watch may select one. The event's `objectRef` was completed from
+/// the request body afterwards. `None` when the path is no resource request.
+fn requested_scope(uri: &str, verb: &str) -> Option<(String, bool)> {
+    let path = uri.split('?').next().unwrap_or_default();
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let mut rest = match parts[..] {
+        ["api", _, ref rest @ ..] | ["apis", _, _, ref rest @ ..] if !rest.is_empty() => rest,
+        _ => return None,
+    };
+    if matches!(rest[0], "watch" | "proxy") {
+        rest = rest.get(1..).filter(|r| !r.is_empty())?;
+    }
+    let (namespace, object) = match rest {
+        ["namespaces", ns, sub] if matches!(*sub, "status" | "finalize") => (*ns, rest),
+        ["namespaces", ns, inner @ ..] if !inner.is_empty() => (*ns, inner),
+        ["namespaces", ns] => (*ns, rest),
+        _ => ("", rest),
+    };
+    Some((namespace.to_owned(), object.len() >= 2 || matches!(verb, "list" | "watch")))
 }
 
 fn level_of(v: &Value) -> Option<Level> {
@@ -244,10 +271,31 @@ fn bodies_levels_and_managed_fields() {
 
     // RequestResponse: a list keeps its items, each without managedFields.
     let pods = json!({"resource":"pods","namespace":"web"});
-    let out = kept(json(&mut h, &event("list", sa.clone(), Some(pods), json!({"responseObject": list}))));
+    let out = kept(json(&mut h, &event("list", sa.clone(), Some(pods.clone()), json!({"responseObject": list}))));
     assert_eq!(out["level"], "RequestResponse");
     assert_eq!(out["responseObject"]["items"][0]["metadata"], json!({"name":"a"}));
     assert_eq!(out["responseObject"]["items"][1]["metadata"], json!({"name":"b"}));
+
+    // A Table (what `kubectl get` asks for): each row's object loses its managedFields; a
+    // body that only looks like one keeps them.
+    let row = |name: &str| json!({"cells":[name],"object":{"kind":"PartialObjectMetadata","metadata":{"name":name,"managedFields":mf}}});
+    let table = json!({"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{},"rows":[row("a"),row("b")]});
+    let out = kept(json(&mut h, &event("list", sa.clone(), Some(pods.clone()), json!({"responseObject": table}))));
+    for i in 0..2 {
+        assert!(out["responseObject"]["rows"][i]["object"]["metadata"].get("managedFields").is_none(), "{out}");
+        assert_eq!(out["responseObject"]["rows"][i]["cells"], table["rows"][i]["cells"]);
+    }
+    let not_table = json!({"kind":"Report","apiVersion":"example.com/v1","metadata":{"name":"r"},"rows":[row("a")]});
+    let out = kept(json(&mut h, &event("get", sa.clone(), Some(pods), json!({"responseObject": not_table}))));
+    assert_eq!(out["responseObject"], not_table);
+
+    // A patch is recorded as sent, even one that clears managedFields.
+    let clear = json!({"metadata":{"managedFields":[{}]}});
+    let dep = json!({"resource":"deployments","namespace":"web","name":"web","apiGroup":"apps"});
+    let out = kept(json(&mut h, &event("patch", sa.clone(), Some(dep.clone()), json!({"requestObject": clear}))));
+    assert_eq!(out["requestObject"], clear);
+    let out = kept(json(&mut h, &event("update", sa.clone(), Some(dep), json!({"requestObject": clear}))));
+    assert_eq!(out["requestObject"], json!({"metadata":{}}));
 
     // An event below the decided level is kept as it is: nothing is invented.
     let mut meta = serde_json::from_str::<Value>(&event(
@@ -261,6 +309,47 @@ fn bodies_levels_and_managed_fields() {
     let out = kept(json(&mut h, &meta.to_string()));
     assert_eq!(out["level"], "Metadata");
     assert!(out.get("requestObject").is_none() && out.get("responseObject").is_none());
+}
+
+#[test]
+fn decided_on_the_request_path_not_on_the_object_ref_the_body_completed() {
+    let policy = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n\
+                  - level: None\n  namespaces: [kube-system]\n\
+                  - level: None\n  resources: [{group: '', resources: [configmaps], resourceNames: [autoscaler-status]}]\n\
+                  - level: None\n  nonResourceURLs: [/metrics]\n\
+                  - level: Metadata\n";
+    let mut h = host_with(Some("kubeaudit:\n  policy_file: p.yaml\n"), &[("p.yaml", policy)]);
+    let user = json!({"username":"alice@example.com","groups":["system:authenticated"]});
+    let crb = json!({"resource":"clusterrolebindings","apiGroup":"rbac.authorization.k8s.io","namespace":"kube-system","name":"pwn"});
+    let status_cm =
+        |ns: &str| json!({"resource":"configmaps","namespace":ns,"name":"autoscaler-status","apiVersion":"v1"});
+    let at = |uri: &str| json!({"requestURI": uri});
+    let cases = [
+        // A cluster-scoped create whose body names `kube-system`: the apiserver decided
+        // on no namespace and recorded the body's.
+        ("create", Some(crb.clone()), "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", true),
+        ("update", Some(crb), "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/pwn", true),
+        ("create", Some(status_cm("kube-system")), "/api/v1/namespaces/kube-system/configmaps", false),
+        ("get", Some(status_cm("web")), "/api/v1/namespaces/%6Bube-system/configmaps/x", false),
+        // A create has no name when it is decided: resourceNames rules never match it.
+        ("create", Some(status_cm("web")), "/api/v1/namespaces/web/configmaps", true),
+        ("update", Some(status_cm("web")), "/api/v1/namespaces/web/configmaps/autoscaler-status", false),
+        // A watch selecting one object by name has that name.
+        (
+            "watch",
+            Some(status_cm("web")),
+            "/api/v1/namespaces/web/configmaps?fieldSelector=metadata.name%3Dautoscaler-status&watch=true",
+            false,
+        ),
+        // Paths are matched decoded, as the apiserver matches them.
+        ("get", None, "/%6Detrics", false),
+        ("get", None, "/metrics?x=1", false),
+        ("get", None, "/metricsz", true),
+    ];
+    for (verb, object_ref, uri, kept) in cases {
+        let fate = json(&mut h, &event(verb, user.clone(), object_ref, at(uri)));
+        assert_eq!(matches!(fate, Fate::Kept(_)), kept, "{verb} {uri}: {fate:?}");
+    }
 }
 
 #[test]

@@ -1,0 +1,254 @@
+//! What the apiserver reads from a request's path before it decides the audit level.
+//!
+//! The policy is evaluated when the request arrives, on the attributes the apiserver's
+//! `RequestInfo` resolver takes from the URL path. The event's `objectRef` is written later
+//! and completed from the request body: a `create` on a collection gets the body's
+//! `metadata.name`, and a request to a cluster-scoped URL gets the body's
+//! `metadata.namespace` (which the client chooses and the apiserver then ignores). Deciding
+//! on those would let a client pick the rule that records its request, so the namespace,
+//! and whether the request named an object, come from the path.
+
+use crate::json::{first_flagged, le_word, splat, zero_bytes};
+use std::borrow::Cow;
+
+/// The namespace and the name-presence of a resource request, as resolved from its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathScope<'a> {
+    /// Empty for a cluster-scoped URL.
+    pub namespace: &'a [u8],
+    /// The path names an object (`.../pods/web-1`), so the request's name is the event's.
+    /// Otherwise the request had no name, except the one a list or watch selects with
+    /// `fieldSelector=metadata.name=...`, which the event's `objectRef.name` also holds.
+    pub named: bool,
+}
+
+/// The path's scope when it is a resource request (`/api/{version}/...` or
+/// `/apis/{group}/{version}/...`); `None` otherwise. `path` is decoded, without the query.
+pub fn path_scope(path: &[u8]) -> Option<PathScope<'_>> {
+    // The resolver trims the slashes at both ends and splits on the others.
+    let trimmed = trim_slashes(path);
+    if trimmed.is_empty() {
+        return None;
+    }
+    let mut parts = Parts::of(trimmed);
+    let versioned = match parts.next()? {
+        b"api" => 1,
+        b"apis" => 2,
+        _ => return None,
+    };
+    // The group and the version; at least one part must follow them.
+    for _ in 0..versioned {
+        parts.next()?;
+    }
+    let mut first = parts.next()?;
+    // `/watch/...` and `/proxy/...` name the verb; something must follow.
+    if matches!(first, b"watch" | b"proxy") {
+        first = parts.next()?;
+    }
+    let (second, third, fourth) = (parts.next(), parts.next(), parts.next());
+    let scope = match (first, second) {
+        (b"namespaces", Some(namespace)) => PathScope {
+            namespace,
+            // `namespaces/{ns}` is the namespace itself, `status` and `finalize` its
+            // subresources; anything else is a resource in the namespace, named by the
+            // part after it.
+            named: match third {
+                Some(b"status" | b"finalize") | None => true,
+                Some(_) => fourth.is_some(),
+            },
+        },
+        _ => PathScope { namespace: b"", named: second.is_some() },
+    };
+    Some(scope)
+}
+
+/// The first parts of a path, between its slashes: as many as [`path_scope`] looks at.
+/// Every event's path is read, so the slashes are found eight bytes at a time.
+struct Parts<'a> {
+    path: &'a [u8],
+    /// Offsets of the first slashes, `found` of them.
+    slashes: [usize; Parts::MAX],
+    found: usize,
+    next: usize,
+}
+
+impl<'a> Parts<'a> {
+    /// `api`, group, version, `watch`, and four parts after them.
+    const MAX: usize = 8;
+
+    fn of(path: &'a [u8]) -> Parts<'a> {
+        let mut parts = Parts { path, slashes: [0; Parts::MAX], found: 0, next: 0 };
+        let mut at = 0;
+        while let Some(chunk) = path.get(at..at + 8) {
+            let mut hits = exact_zero_bytes(le_word(chunk) ^ splat(b'/'));
+            while hits != 0 {
+                if !parts.push(at + (hits.trailing_zeros() / 8) as usize) {
+                    return parts;
+                }
+                hits &= hits - 1;
+            }
+            at += 8;
+        }
+        for (i, &c) in path.iter().enumerate().skip(at) {
+            if c == b'/' && !parts.push(i) {
+                break;
+            }
+        }
+        parts
+    }
+
+    /// Records a slash; `false` once enough are known.
+    fn push(&mut self, at: usize) -> bool {
+        if let Some(slot) = self.slashes.get_mut(self.found) {
+            *slot = at;
+            self.found += 1;
+        }
+        self.found < Parts::MAX
+    }
+}
+
+impl<'a> Iterator for Parts<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let i = self.next;
+        if i > self.found || i >= Parts::MAX {
+            return None;
+        }
+        self.next += 1;
+        let start = if i == 0 { 0 } else { self.slashes[i - 1] + 1 };
+        let end = if i < self.found { self.slashes[i] } else { self.path.len() };
+        self.path.get(start..end)
+    }
+}
+
+/// High bit set in each zero byte of `word`, and in no other.
+fn exact_zero_bytes(word: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((word & LOW7).wrapping_add(LOW7)) | word | LOW7)
+}
+
+/// The offset of the first `byte` in `b`, eight bytes at a time.
+pub fn find(b: &[u8], byte: u8) -> Option<usize> {
+    let at = first_flagged(b, 0, |word| zero_bytes(word ^ splat(byte)));
+    b.get(at..)?.iter().position(|&c| c == byte).map(|i| at + i)
+}
+
+fn trim_slashes(path: &[u8]) -> &[u8] {
+    let start = path.iter().position(|&c| c != b'/').unwrap_or(path.len());
+    let end = path.iter().rposition(|&c| c != b'/').map_or(start, |i| i + 1);
+    &path[start..end]
+}
+
+/// A URL path as the apiserver sees it: `%XX` decoded (`+` stays), as Go's `URL.Path`.
+/// A `%` not followed by two hex digits is kept as written.
+pub fn decode_path(path: &[u8]) -> Cow<'_, [u8]> {
+    if find(path, b'%').is_none() {
+        return Cow::Borrowed(path);
+    }
+    let mut out = Vec::with_capacity(path.len());
+    let mut i = 0;
+    while let Some(&c) = path.get(i) {
+        let hex = |at: usize| path.get(at).and_then(|d| (*d as char).to_digit(16));
+        match (c, hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_follow_the_request_info_resolver() {
+        // (path, namespace and named, or None for a path that is no resource request)
+        let cases: &[(&str, Option<(&str, bool)>)] = &[
+            ("/api/v1/namespaces/web/pods", Some(("web", false))),
+            ("/api/v1/namespaces/web/pods/web-1", Some(("web", true))),
+            ("/api/v1/namespaces/web/pods/web-1/exec", Some(("web", true))),
+            ("/api/v1/namespaces/web/pods/", Some(("web", false))),
+            ("/apis/apps/v1/namespaces/web/deployments/api/scale", Some(("web", true))),
+            // Cluster-scoped: whatever namespace the body names, the request has none.
+            ("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", Some(("", false))),
+            ("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/admin", Some(("", true))),
+            ("/api/v1/nodes/node-1/status", Some(("", true))),
+            // A namespace is its own namespace; `status` and `finalize` are its subresources.
+            ("/api/v1/namespaces", Some(("", false))),
+            ("/api/v1/namespaces/web", Some(("web", true))),
+            ("/api/v1/namespaces/web/status", Some(("web", true))),
+            ("/api/v1/namespaces/web/finalize", Some(("web", true))),
+            // The verb in the path.
+            ("/api/v1/watch/namespaces/web/pods", Some(("web", false))),
+            ("/api/v1/watch/namespaces/web/pods/web-1", Some(("web", true))),
+            ("/apis/apps/v1/watch/namespaces/web/deployments/api/status/x", Some(("web", true))),
+            ("/api/v1/proxy/nodes/node-1", Some(("", true))),
+            ("/api/v1/watch", None),
+            // Empty parts count as parts.
+            ("/api/v1/namespaces//pods", Some(("", false))),
+            // Not resource requests.
+            ("/api/v1", None),
+            ("/apis/apps/v1", None),
+            ("/apis/apps", None),
+            ("/api", None),
+            ("/", None),
+            ("", None),
+            ("/healthz", None),
+            ("/metrics", None),
+            ("/openapi/v2", None),
+            ("/apis/x", None),
+        ];
+        for (path, want) in cases {
+            let got = path_scope(path.as_bytes()).map(|s| (String::from_utf8_lossy(s.namespace).into_owned(), s.named));
+            let want = want.map(|(ns, named)| (ns.to_owned(), named));
+            assert_eq!(got, want, "{path}");
+        }
+    }
+
+    #[test]
+    fn parts_are_the_first_parts_of_a_split() {
+        // Every slash position in the word scan and in the byte-by-byte tail.
+        let mut paths = vec![String::new(), "/".into(), "//".into(), "a".into()];
+        for len in 1..40 {
+            for slash in 0..len {
+                let mut p: Vec<u8> = (0..len).map(|i| b'a' + (i % 26) as u8).collect();
+                p[slash] = b'/';
+                paths.push(String::from_utf8(p.clone()).unwrap());
+                for extra in (slash..len).step_by(3) {
+                    p[extra] = b'/';
+                }
+                paths.push(String::from_utf8(p).unwrap());
+            }
+        }
+        paths.push("/api/v1/watch/namespaces/web/pods/web-1/log/and/more/parts".into());
+        for path in &paths {
+            let got: Vec<&[u8]> = Parts::of(path.as_bytes()).collect();
+            let want: Vec<&[u8]> = path.as_bytes().split(|&c| c == b'/').take(Parts::MAX).collect();
+            assert_eq!(got, want, "{path:?}");
+        }
+    }
+
+    #[test]
+    fn paths_are_decoded_as_go_decodes_them() {
+        for (raw, want) in [
+            ("/api/v1/namespaces/kube-system/pods", "/api/v1/namespaces/kube-system/pods"),
+            ("/api/v1/%6Eamespaces/%6Bube-system/pods", "/api/v1/namespaces/kube-system/pods"),
+            ("/%6detrics", "/metrics"),
+            ("/a%2Fb", "/a/b"),
+            ("/a+b", "/a+b"),
+            ("/100%", "/100%"),
+            ("/%zz/%4", "/%zz/%4"),
+            ("%41%", "A%"),
+        ] {
+            assert_eq!(decode_path(raw.as_bytes()).as_ref(), want.as_bytes(), "{raw}");
+        }
+    }
+}
