@@ -199,7 +199,14 @@ impl HostStreams {
 
         // systemd input: the program is named, the message is the line.
         if let Some(msg) = string(shape.journal_message) {
-            let program = string(shape.journal_ident).or_else(|| string(shape.journal_comm));
+            // `SYSLOG_IDENTIFIER` is what the sender calls itself (`logger -t sshd`); `_COMM`
+            // is the process journald saw. An authentication program's name is believed only
+            // from an authentication program.
+            let (ident, comm) = (string(shape.journal_ident), string(shape.journal_comm));
+            let program = match (ident, comm) {
+                (Some(ident), Some(comm)) if is_auth_program(&ident) && !is_auth_program(&comm) => Some(comm),
+                (ident, comm) => ident.or(comm),
+            };
             let origin = Origin { host: string(shape.host), pid: number(shape.pid), ..Origin::default() };
             if let Some(v) = self.named(program, &msg, origin, time_sec, identity, &mut out) {
                 return Some(v);
@@ -366,6 +373,8 @@ impl HostStreams {
         });
 
         let outcome = e.outcome();
+        // The key's signature was checked: the whole login, or its first step.
+        let key_verified = matches!(outcome, ssh::Outcome::Accepted | ssh::Outcome::Partial);
         if e.is_failure() || e.invalid_user {
             out.review.push(flags::AUTH_FAILURE);
         }
@@ -381,11 +390,12 @@ impl HostStreams {
             };
             ecs.user_name.push_str(e.user.unwrap_or_default());
             ecs.source_ip.push_str(e.ip.unwrap_or_default());
-            if let Some(email) = e.fingerprint.and_then(|fp| person_for_key(identity, fp)) {
+            // A failed key proves nothing: the public half is public.
+            if key_verified && let Some(email) = e.fingerprint.and_then(|fp| person_for_key(identity, fp)) {
                 ecs.user_email.push_str(email);
             }
         }
-        if e.is_failure()
+        if e.is_attempt()
             && let Some(ip) = e.ip
         {
             // A `message repeated N times` line stands for N failures.
@@ -395,9 +405,7 @@ impl HostStreams {
                 out.review.push(flags::BRUTE_FORCE);
             }
         }
-        if outcome == ssh::Outcome::Accepted
-            && let Some(fp) = e.fingerprint
-        {
+        if key_verified && let Some(fp) = e.fingerprint {
             let user = e.user.unwrap_or("");
             match person_for_key(identity, fp) {
                 Some(email) => {

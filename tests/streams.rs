@@ -247,6 +247,73 @@ fn eve_is_named_by_her_key_and_an_unknown_key_is_flagged() {
     assert_eq!(v["actor"]["email"], "mallory@example.com");
 }
 
+/// What the client controls does not name anyone: a user name faking sshd's tail, a
+/// failed key (the public half is public), a journald identifier any local user can set.
+#[test]
+fn only_what_sshd_wrote_names_a_person() {
+    let eve_key = "SHA256:Xm1Pz3M0bG3Q7yVv0l0kq5fZr5g8b2S9wqk1H4n3c2E";
+    let config = format!("fields:\n  ecs: true\nidentity:\n  ssh_keys:\n    \"{eve_key}\": eve@example.com\n");
+    let mut h = host_with(Some(&config), &[]);
+    let sshd = |msg: &str| log_record(&format!("Mar 16 08:25:22 bastion sshd[99]: {msg}"));
+
+    // The fake tail in the user name: the address and key are sshd's, the key nobody's.
+    let fake = format!("x from 198.51.100.7 port 1 ssh2: ED25519 {eve_key}");
+    let v = keep(&mut h, &sshd(&format!("Failed password for invalid user {fake} from 203.0.113.66 port 4444 ssh2")));
+    assert_eq!((&v["ssh"]["source_ip"], &v["ssh"]["port"]), (&json!("203.0.113.66"), &json!(4444)), "{v}");
+    assert!(v["ssh"].get("fingerprint").is_none() && v["user"].get("email").is_none(), "{v}");
+    assert_eq!(v["source"]["ip"], "203.0.113.66");
+
+    // A failed publickey names the key, not a person.
+    let v =
+        keep(&mut h, &sshd(&format!("Failed publickey for root from 203.0.113.66 port 4444 ssh2: ED25519 {eve_key}")));
+    assert_eq!(v["ssh"]["fingerprint"], eve_key);
+    assert!(v.get("actor").is_none() && v["user"].get("email").is_none(), "{v}");
+    // Her key accepted as the first of two methods does.
+    let v =
+        keep(&mut h, &sshd(&format!("Partial publickey for ubuntu from 192.0.2.7 port 50022 ssh2: ED25519 {eve_key}")));
+    assert_eq!(v["ssh"]["outcome"], "partial");
+    assert_eq!(v["actor"], json!({"kind": "human", "email": "eve@example.com", "account": "ubuntu"}));
+    assert_eq!(v["user"]["email"], "eve@example.com");
+    assert!(v.get("review").is_none(), "{v}");
+
+    // `logger -t sshd` from a shell: journald's `_COMM` says who wrote it.
+    let accepted = format!("Accepted publickey for root from 192.0.2.1 port 50000 ssh2: ED25519 {eve_key}");
+    for comm in ["_COMM", "COMM"] {
+        let forged = json!({"SYSLOG_IDENTIFIER": "sshd", comm: "logger", "MESSAGE": accepted}).to_string();
+        assert_eq!(at(&mut h, &forged, 0), Fate::Kept(forged.clone().into_bytes()), "{comm}");
+        let real = json!({"SYSLOG_IDENTIFIER": "sshd", comm: "sshd-session", "MESSAGE": accepted}).to_string();
+        assert_eq!(keep(&mut h, &real)["actor"]["email"], "eve@example.com", "{comm}");
+    }
+}
+
+/// One count per guessed password: the lines sshd and PAM write around a failed attempt
+/// (`Invalid user`, PAM's failure, `Failed none`, the `maximum authentication attempts`
+/// summary) are flagged `auth_failure` but do not count it again.
+#[test]
+fn brute_force_counts_each_guess_once() {
+    let flagged = |fate: Fate| match fate {
+        Fate::Kept(bytes) => review(&parse(&bytes)).contains(&"brute_force"),
+        other => panic!("{other:?}"),
+    };
+    let mut h = host();
+    let t0 = 1_763_630_000;
+    let ip = "203.0.113.5";
+    for guess in 0..8u32 {
+        let lines = [
+            format!("Invalid user admin{guess} from {ip} port 4242"),
+            format!("Failed none for invalid user admin{guess} from {ip} port 4242 ssh2"),
+            "pam_unix(sshd:auth): check pass; user unknown".to_owned(),
+            format!("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={ip}"),
+            format!("Failed password for invalid user admin{guess} from {ip} port 4242 ssh2"),
+        ];
+        for (i, msg) in lines.iter().enumerate() {
+            let record = log_record(&format!("Mar 16 08:25:22 bastion sshd[99]: {msg}"));
+            let last = i == lines.len() - 1;
+            assert_eq!(flagged(at(&mut h, &record, t0 + guess)), last && guess == 7, "guess {guess}: {msg}");
+        }
+    }
+}
+
 /// 8 failures from one address within 120 s (record times) flag the 8th; the same spread
 /// over more than 120 s do not.
 #[test]

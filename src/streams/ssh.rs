@@ -20,8 +20,11 @@ pub enum Outcome {
     Accepted,
     /// `Failed <method> for ...`
     Failed,
-    /// `Postponed <method> for ...` (partial authentication, not a failure)
+    /// `Postponed <method> for ...` (keyboard-interactive waiting for the client, not a failure)
     Postponed,
+    /// `Partial <method> for ...`: one of several required methods succeeded (with
+    /// `AuthenticationMethods publickey,keyboard-interactive`, the key is logged here only)
+    Partial,
     /// `Invalid user x from ...`, `input_userauth_request: invalid user x`
     InvalidUser,
     /// PAM `authentication failure` / `error: PAM: ... for x from ...`
@@ -72,6 +75,7 @@ impl Outcome {
             Outcome::Accepted => "accepted",
             Outcome::Failed => "failed",
             Outcome::Postponed => "postponed",
+            Outcome::Partial => "partial",
             Outcome::InvalidUser => "invalid_user",
             Outcome::AuthFailure => "auth_failure",
             Outcome::MaxAttempts => "max_attempts",
@@ -135,6 +139,14 @@ impl SshEvent<'_> {
     pub fn is_failure(&self) -> bool {
         self.outcome().is_failure()
     }
+
+    /// One guessed credential, for brute-force detection: sshd writes one `Failed <method>`
+    /// line per attempt. The `Invalid user` line before it, PAM's lines about the same
+    /// attempt and the `maximum authentication attempts` summary after them would count
+    /// it again; `Failed none` is the client asking which methods there are.
+    pub fn is_attempt(&self) -> bool {
+        self.outcome() == Outcome::Failed && self.method != Some("none")
+    }
 }
 
 /// Parses an sshd message. `None` when the message is not one of the recognised shapes.
@@ -167,7 +179,7 @@ pub fn parse(message: &str) -> Option<SshEvent<'_>> {
 fn parse_body<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
     let first = m.split(' ').next().unwrap_or("");
     match first {
-        "Accepted" | "Failed" | "Postponed" => return auth_result(m, ev),
+        "Accepted" | "Failed" | "Postponed" | "Partial" => return auth_result(m, ev),
         "Invalid" | "Illegal" => {
             let r = m.strip_prefix("Invalid user ").or_else(|| m.strip_prefix("Illegal user "))?;
             ev.outcome = Some(Outcome::InvalidUser);
@@ -419,12 +431,13 @@ fn parse_body<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
     pam_line(m, ev)
 }
 
-/// `Accepted|Failed|Postponed <method> for [invalid user ]<user> from <addr>[ port N][ sshN][: KEYTYPE FP...]`
+/// `Accepted|Failed|Postponed|Partial <method> for [invalid user ]<user> from <addr>[ port N][ sshN][: KEYTYPE FP...]`
 fn auth_result<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
     let (verb, r) = m.split_once(' ')?;
     ev.outcome = Some(match verb {
         "Accepted" => Outcome::Accepted,
         "Failed" => Outcome::Failed,
+        "Partial" => Outcome::Partial,
         _ => Outcome::Postponed,
     });
     let (method, r) = r.split_once_short(" for ")?;
@@ -433,7 +446,18 @@ fn auth_result<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
     }
     ev.method = Some(method);
     let r = strip_invalid(r, ev);
-    let (user, tail) = locate_source(r)?;
+    // The user name is the client's and is written as sent (`%.100s`: spaces, ` from `,
+    // `: ` and all), so which ` from ` is sshd's depends on what sshd writes after it:
+    // nothing for passwords and keyboard-interactive, so only the last can be followed by
+    // nothing; a key's type and fingerprint for `publickey` (a certificate adds its
+    // CA-signed ID), so the last that fits is sshd's; for `hostbased`, the client's user
+    // and host names too, which no reading tells apart, so the first that fits, as for any
+    // other line.
+    let (user, tail) = match method.split('/').next() {
+        Some("password" | "keyboard-interactive" | "none") => locate_source_from_end(r, false),
+        Some("hostbased") => locate_source(r),
+        _ => locate_source_from_end(r, true),
+    }?;
     ev.user = Some(user);
     let (where_, key) = match tail.split_once_short(": ") {
         Some((w, k)) => (w, Some(k)),
@@ -505,6 +529,21 @@ fn locate_source(r: &str) -> Option<(&str, &str)> {
         start = at + 1;
     }
     None
+}
+
+/// [`locate_source`] for a line whose user name may hold a fake tail: the last ` from `
+/// whose tail fits, and, without `key_info`, that has nothing after the protocol.
+fn locate_source_from_end(r: &str, key_info: bool) -> Option<(&str, &str)> {
+    let fits = |t: &str| tail_fits(t) && (key_info || !t.contains_short(": "));
+    let mut end = r.len();
+    while let Some(at) = r[..end].rfind_short(" from ") {
+        let t = &r[at + 6..];
+        if fits(t) {
+            return Some((&r[..at], t));
+        }
+        end = at;
+    }
+    r.strip_prefix("from ").filter(|t| fits(t)).map(|t| ("", t))
 }
 
 fn tail_fits(t: &str) -> bool {
@@ -762,10 +801,29 @@ mod tests {
             "Nov 11 08:04:52 redbamboo sshd[2737]: Failed password for invalid user test from 10.10.1.2 port 55555 ssh2 from 127.0.0.1 port 58946 ssh2",
         );
         assert_eq!((e.ip, e.port), (Some("127.0.0.1"), Some(58946)));
+        // sshd writes nothing after `ssh2` for a password: a `: ` before the last ` from `
+        // is the client's.
         let e = ev(
             "Nov 11 08:04:52 redbamboo sshd[2737]: Failed password for invalid user test from 127.0.0.1 port 58946 ssh2: from 10.10.1.2 port 55555 ssh2",
         );
-        assert_eq!(e.ip, Some("127.0.0.1"));
+        assert_eq!((e.ip, e.user), (Some("10.10.1.2"), Some("test from 127.0.0.1 port 58946 ssh2:")));
+        // A user name faking a whole key tail (91 bytes: sshd writes up to 100) moves
+        // neither the address nor the fingerprint.
+        let fake = "x from 198.51.100.7 port 1 ssh2: ED25519 SHA256:EveEveEveEveEveEveEveEveEveEveEveEveEveEveE";
+        for (method, tail) in
+            [("password", ""), ("publickey", ": ED25519 SHA256:real"), ("keyboard-interactive/pam", "")]
+        {
+            let line = format!(
+                "Nov 11 08:04:52 h sshd[1]: Failed {method} for invalid user {fake} from 203.0.113.66 port 4444 ssh2{tail}"
+            );
+            let e = ev(&line);
+            assert_eq!((e.ip, e.port, e.user), (Some("203.0.113.66"), Some(4444), Some(fake)), "{method}");
+            assert_eq!(e.fingerprint, tail.strip_prefix(": ED25519 "), "{method}");
+        }
+        // A user name ending in a fake address with no port (which read as a host name
+        // and hid the address) does not either.
+        let e = ev("Nov 11 08:04:52 h sshd[1]: Failed password for x from h ssh2: z from 203.0.113.77 port 5 ssh2");
+        assert_eq!((e.ip, e.client_host), (Some("203.0.113.77"), None));
         // sshd writes `: ` only after the protocol: a tail with `: ` and no `sshN` is part
         // of the client's user name.
         for line in [
