@@ -152,15 +152,14 @@ pub(super) fn load_node(
 
     let mut policy_stages = StageSet::EMPTY;
     for (j, s) in list(&raw.omit_stages).iter().enumerate() {
-        match Stage::parse(s) {
-            Some(stage) => policy_stages.insert(stage),
-            // The apiserver validates only the rules' stages; an unknown one here matches no event.
-            None => ld.warn(
-                &[key("omitStages"), Seg::Index(j)],
-                None,
-                format!("unknown stage `{s}` in the policy-level omitStages is ignored, as the apiserver ignores it"),
-            ),
-        }
+        let Some(stage) = Stage::parse(s) else {
+            let msg = format!(
+                "policy-level omitStages entry `{s}` is not one of RequestReceived, ResponseStarted, \
+                 ResponseComplete, Panic"
+            );
+            return Err(ld.error(&[key("omitStages"), Seg::Index(j)], msg));
+        };
+        policy_stages.insert(stage);
     }
     let policy_omf = raw.omit_managed_fields.unwrap_or(false);
     let rules = raw_rules.iter().enumerate().map(|(i, r)| compile_rule(i, r, policy_stages, policy_omf, ext)).collect();
@@ -240,7 +239,8 @@ fn validate_rule(ld: &Loader, i: usize, r: &RawRule) -> Result<(), PolicyError> 
     }
     for (j, gr) in r.group_resources().iter().enumerate() {
         let group = gr.group.as_deref().unwrap_or_default();
-        if !group.is_empty() && !is_dns_subdomain(group) {
+        // `*` is every group, as the apiserver reads it.
+        if !group.is_empty() && group != "*" && !is_dns_subdomain(group) {
             let msg = format_args!(
                 "resources group `{group}` is not a valid API group name (a lowercase DNS subdomain such as \
                  `rbac.authorization.k8s.io`, without a version)"

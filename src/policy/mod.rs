@@ -274,7 +274,7 @@ impl Rule {
         if self.resources.is_empty() {
             return true;
         }
-        self.resources.iter().filter(|gr| same(&gr.group, r.api_group)).any(|gr| {
+        self.resources.iter().filter(|gr| &*gr.group == "*" || same(&gr.group, r.api_group)).any(|gr| {
             gr.resources.is_empty()
                 || ((gr.names.is_empty() || any_matches(&gr.names, r.name))
                     && gr.resources.iter().any(|spec| resource_matches(spec, r)))

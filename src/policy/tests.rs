@@ -84,6 +84,8 @@ fn rule(name: &str) -> &'static str {
         }
         "coreGroup" => "{level: Metadata, resources: [{group: ''}]}",
         "appsGroup" => "{level: Metadata, resources: [{group: apps}]}",
+        "anyGroupPods" => "{level: Metadata, resources: [{group: '*', resources: [pods]}]}",
+        "anyGroup" => "{level: Metadata, resources: [{group: '*'}]}",
         "appsAndCore" => {
             "{level: Metadata, resources: [{group: apps, resources: [pods]}, {group: '', resources: [pods]}]}"
         }
@@ -153,6 +155,13 @@ fn rule_matching() {
         ("coreGroup", "nonResource", false, false),
         ("appsGroup", "apps", true, true),
         ("appsGroup", "namespaced", false, false),
+        ("anyGroup", "apps", true, true),
+        ("anyGroup", "rbac", true, true),
+        ("anyGroup", "namespaced", true, true),
+        ("anyGroup", "nonResource", false, false),
+        ("anyGroupPods", "namespaced", true, true),
+        ("anyGroupPods", "subresource", false, false),
+        ("anyGroupPods", "apps", false, false),
         ("appsAndCore", "namespaced", true, true),
         ("appsAndCore", "apps", false, false),
         ("defaultNamespace", "namespaced", true, true),
@@ -345,7 +354,7 @@ fn catch_all_warnings() {
 
 #[test]
 fn other_warnings() {
-    let text = "apiVersion: audit.k8s.io/v1beta1\nkind: Policy\nomitStages: [RequestRecieved]\nrules:\n\
+    let text = "apiVersion: audit.k8s.io/v1beta1\nkind: Policy\nrules:\n\
                 - level: None\n  users: ['system:node:*']\n  resources:\n  - group: ''\n    resourcez: [pods]\n\
                 - level: Metadata\n";
     let (p, w) = Policy::from_yaml(text, "o.yaml", NO_EXT).unwrap();
@@ -354,11 +363,9 @@ fn other_warnings() {
         w,
         [
             "o.yaml:1: `audit.k8s.io/v1beta1` is deprecated, use `audit.k8s.io/v1`",
-            "o.yaml:3: unknown stage `RequestRecieved` in the policy-level omitStages is ignored, as the apiserver \
-             ignores it",
-            "o.yaml:6: rule 1 (level None): users entry `system:node:*` contains `*`, which the apiserver matches \
+            "o.yaml:5: rule 1 (level None): users entry `system:node:*` contains `*`, which the apiserver matches \
              literally (wildcards are not enabled)",
-            "o.yaml:9: rule 1 (level None): resources entry 1: unknown key `resourcez` is ignored, as the apiserver \
+            "o.yaml:8: rule 1 (level None): resources entry 1: unknown key `resourcez` is ignored, as the apiserver \
              ignores it (did you mean `resources`?): this entry matches every resource of its group",
         ]
     );
@@ -403,6 +410,12 @@ fn errors_have_lines() {
             "rule 1: resources entry 1 has resourceNames",
         ),
         (format!("{head}- level: None\n  omitStages: [Done]\n"), Some(5), "rule 1: omitStages entry `Done` is not"),
+        (
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestRecieved]\nrules:\n- level: None\n"
+                .to_owned(),
+            Some(3),
+            "policy-level omitStages entry `RequestRecieved` is not",
+        ),
         (
             format!("{head}- level: None\n  users: alice\n"),
             Some(5),
