@@ -29,6 +29,8 @@ pub enum Outcome {
     InvalidUser,
     /// PAM `authentication failure` / `error: PAM: ... for x from ...`
     AuthFailure,
+    /// pam_faillock: `Consecutive login failures for user x account temporarily locked`
+    AccountLocked,
     /// `maximum authentication attempts exceeded`, `Too many authentication failures`
     MaxAttempts,
     /// `User x from ... not allowed because ...`, `ROOT LOGIN REFUSED`
@@ -78,6 +80,7 @@ impl Outcome {
             Outcome::Partial => "partial",
             Outcome::InvalidUser => "invalid_user",
             Outcome::AuthFailure => "auth_failure",
+            Outcome::AccountLocked => "account_locked",
             Outcome::MaxAttempts => "max_attempts",
             Outcome::NotAllowed => "not_allowed",
             Outcome::Disconnected => "disconnected",
@@ -103,7 +106,14 @@ impl Outcome {
     /// Outcomes that count as one failed login attempt for brute-force detection.
     /// `PamSummary` and `CheckPass` repeat earlier lines and are left out to avoid double counting.
     pub fn is_failure(self) -> bool {
-        matches!(self, Outcome::Failed | Outcome::InvalidUser | Outcome::AuthFailure | Outcome::MaxAttempts)
+        matches!(
+            self,
+            Outcome::Failed
+                | Outcome::InvalidUser
+                | Outcome::AuthFailure
+                | Outcome::MaxAttempts
+                | Outcome::AccountLocked
+        )
     }
 }
 
@@ -649,11 +659,9 @@ fn pam_line<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
     let body = if let Some(r) = m.strip_prefix("(pam_unix) ") {
         r
     } else if m.starts_with("pam_") {
-        let (module, r) = m.split_once_short(": ")?;
-        if !module.starts_with("pam_unix") {
-            return None;
-        }
-        r
+        // Any module: pam_sss, pam_ldap and pam_krb5 write pam_unix's `authentication
+        // failure; ...` line, and the other shapes below are each one module's own.
+        m.split_once_short(": ")?.1
     } else {
         m
     };
@@ -679,6 +687,11 @@ fn pam_line<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
     if let Some(r) = body.strip_prefix("session closed for user ") {
         ev.outcome = Some(Outcome::SessionClosed);
         ev.user = Some(pam_user(r));
+        return Some(());
+    }
+    if let Some(r) = body.strip_prefix("Consecutive login failures for user ") {
+        ev.outcome = Some(Outcome::AccountLocked);
+        ev.user = Some(r.before_short(" account "));
         return Some(());
     }
     if body.contains_short("more authentication failure") {
@@ -873,6 +886,22 @@ mod tests {
 
         let e = ev("Feb 21 21:56:12 localhost sshd[3430]: Invalid user test from 10.0.2.2");
         assert_eq!((e.user, e.ip, e.port), (Some("test"), Some("10.0.2.2"), None));
+
+        // Other PAM modules' failures, and pam_faillock's lock.
+        let e = ev(
+            "Mar 16 08:25:22 h sshd[9]: pam_sss(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.9 user=alice",
+        );
+        assert_eq!((e.outcome, e.ip, e.user), (Some(Outcome::AuthFailure), Some("203.0.113.9"), Some("alice")));
+        assert!(e.is_failure() && !e.is_attempt());
+        let e = ev(
+            "Mar 16 08:25:22 h sshd[9]: pam_faillock(sshd:auth): Consecutive login failures for user root account temporarily locked",
+        );
+        assert_eq!((e.outcome, e.user), (Some(Outcome::AccountLocked), Some("root")));
+        assert!(e.is_failure());
+        assert_eq!(
+            parse(msg("Mar 16 08:25:22 h sshd[9]: pam_systemd(sshd:session): New session 3 of user alice.")),
+            None
+        );
 
         let e = ev(
             "Nov 2 15:40:14 workshop sshd[28179]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=5.33.63.160 user=workshop",
