@@ -375,13 +375,22 @@ impl HostStreams {
         let outcome = e.outcome();
         // The key's signature was checked: the whole login, or its first step.
         let key_verified = matches!(outcome, ssh::Outcome::Accepted | ssh::Outcome::Partial);
-        if e.is_failure() || e.invalid_user {
+        // A client that gave up while authenticating as a user it named: at sshd's default
+        // log level, the only trace of its failed key attempts (sshd logs those at VERBOSE).
+        let abandoned = e.preauth
+            && e.user.is_some()
+            && matches!(
+                outcome,
+                ssh::Outcome::ConnectionClosed | ssh::Outcome::ConnectionReset | ssh::Outcome::Disconnected
+            );
+        let failed = e.is_failure() || e.invalid_user || abandoned;
+        if failed {
             out.review.push(flags::AUTH_FAILURE);
         }
         if let Some(ecs) = out.ecs.as_deref_mut() {
             ecs.action.push_str("ssh_");
             ecs.action.push_str(outcome.as_str());
-            ecs.outcome = if e.is_failure() || e.invalid_user {
+            ecs.outcome = if failed {
                 "failure"
             } else if outcome == ssh::Outcome::Accepted {
                 "success"

@@ -286,6 +286,23 @@ fn only_what_sshd_wrote_names_a_person() {
     }
 }
 
+/// A client that gives up while authenticating as a named user left no other trace of its
+/// failed keys at sshd's default log level: flagged, not counted as a guess.
+#[test]
+fn abandoned_authentication_is_an_auth_failure() {
+    let mut h = host();
+    for (msg, flagged) in [
+        ("Connection closed by authenticating user root 203.0.113.9 port 5555 [preauth]", true),
+        ("Disconnected from authenticating user root 203.0.113.9 port 5555 [preauth]", true),
+        ("Connection reset by authenticating user root 203.0.113.9 port 5555 [preauth]", true),
+        ("Connection closed by 203.0.113.9 port 5555 [preauth]", false),
+        ("Disconnected from user root 203.0.113.9 port 5555", false),
+    ] {
+        let v = keep(&mut h, &log_record(&format!("Mar 16 08:25:22 bastion sshd[99]: {msg}")));
+        assert_eq!(review(&v).contains(&"auth_failure"), flagged, "{msg}: {v}");
+    }
+}
+
 /// One count per guessed password: the lines sshd and PAM write around a failed attempt
 /// (`Invalid user`, PAM's failure, `Failed none`, the `maximum authentication attempts`
 /// summary) are flagged `auth_failure` but do not count it again.
