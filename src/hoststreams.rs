@@ -23,7 +23,7 @@ use crate::identity::Identity;
 use crate::json::{self, Edits, Member};
 use crate::streams::ShortPattern;
 use crate::streams::auditd::{self, AuditLine, AuditRecord, AuditdFilter};
-use crate::streams::bruteforce::BruteForce;
+use crate::streams::bruteforce::{Attempts, BruteForce};
 use crate::streams::pgaudit::{self, PgAuditFilter, PgAuditRecord};
 use crate::streams::sudo::{self, SudoEvent, Tool};
 use crate::streams::{ssh, syslog};
@@ -61,6 +61,8 @@ pub struct HostStreams {
     /// Failures per source address. Lives as long as the module instance: Fluent Bit
     /// before 4.1 creates one per chunk, so there the counts start over with each chunk.
     brute_force: BruteForce,
+    /// Which lines about failed logins are new attempts.
+    attempts: Attempts,
     auditd_filter: Option<AuditdFilter>,
     pgaudit_filter: Option<PgAuditFilter>,
 }
@@ -102,7 +104,13 @@ impl Shape {
                 "exec" => &mut shape.exec,
                 "ident" => &mut shape.ident,
                 "SYSLOG_IDENTIFIER" => &mut shape.journal_ident,
-                "_COMM" | "COMM" => &mut shape.journal_comm,
+                // journald sets `_COMM`; a client can send a `COMM` of its own, which
+                // journald stores before the fields it adds.
+                "_COMM" => {
+                    shape.journal_comm = Some(m);
+                    continue;
+                }
+                "COMM" => &mut shape.journal_comm,
                 "MESSAGE" => &mut shape.journal_message,
                 "host" | "_HOSTNAME" | "HOSTNAME" => {
                     shape.host.get_or_insert(m);
@@ -157,6 +165,7 @@ impl HostStreams {
             auditd: config.auditd.enabled,
             pgaudit: config.pgaudit.enabled,
             shared_accounts: config.authlog.shared_accounts.clone(),
+            attempts: Attempts::new(),
             brute_force: BruteForce::new(
                 config.authlog.brute_force.failures,
                 config.authlog.brute_force.window_seconds,
@@ -404,11 +413,10 @@ impl HostStreams {
                 ecs.user_email.push_str(email);
             }
         }
-        if e.is_attempt()
-            && let Some(ip) = e.ip
-        {
-            // A `message repeated N times` line stands for N failures.
-            let fired = (0..e.repeat.max(1))
+        if let (Some(kind), Some(ip)) = (e.attempt_line(), e.ip) {
+            // A `message repeated N times` line stands for N lines.
+            let attempts = self.attempts.record(ip, origin.pid.unwrap_or(0), kind, e.repeat.max(1));
+            let fired = (0..attempts)
                 .fold(false, |fired, _| self.brute_force.observe_failure(ip, f64::from(time_sec)) || fired);
             if fired {
                 out.review.push(flags::BRUTE_FORCE);

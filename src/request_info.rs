@@ -46,6 +46,8 @@ pub fn path_scope(path: &[u8]) -> Option<PathScope<'_>> {
         first = parts.next()?;
     }
     let (second, third, fourth) = (parts.next(), parts.next(), parts.next());
+    // An empty part names nothing (`pods//eviction` has the name "").
+    let names = |part: Option<&[u8]>| part.is_some_and(|p| !p.is_empty());
     let scope = match (first, second) {
         (b"namespaces", Some(namespace)) => PathScope {
             namespace,
@@ -53,11 +55,11 @@ pub fn path_scope(path: &[u8]) -> Option<PathScope<'_>> {
             // subresources; anything else is a resource in the namespace, named by the
             // part after it.
             named: match third {
-                Some(b"status" | b"finalize") | None => true,
-                Some(_) => fourth.is_some(),
+                Some(b"status" | b"finalize") | None => !namespace.is_empty(),
+                Some(_) => names(fourth),
             },
         },
-        _ => PathScope { namespace: b"", named: second.is_some() },
+        _ => PathScope { namespace: b"", named: names(second) },
     };
     Some(scope)
 }
@@ -192,8 +194,11 @@ mod tests {
             ("/apis/apps/v1/watch/namespaces/web/deployments/api/status/x", Some(("web", true))),
             ("/api/v1/proxy/nodes/node-1", Some(("", true))),
             ("/api/v1/watch", None),
-            // Empty parts count as parts.
+            // Empty parts count as parts, and name nothing.
             ("/api/v1/namespaces//pods", Some(("", false))),
+            ("/api/v1/namespaces/web/pods//eviction", Some(("web", false))),
+            ("/api/v1/nodes//status", Some(("", false))),
+            ("/api/v1/namespaces//status", Some(("", false))),
             // Not resource requests.
             ("/api/v1", None),
             ("/apis/apps/v1", None),

@@ -284,6 +284,13 @@ fn only_what_sshd_wrote_names_a_person() {
         let real = json!({"SYSLOG_IDENTIFIER": "sshd", comm: "sshd-session", "MESSAGE": accepted}).to_string();
         assert_eq!(keep(&mut h, &real)["actor"]["email"], "eve@example.com", "{comm}");
     }
+    // A `COMM` the client sent does not outvote journald's `_COMM`, before or after it.
+    for forged in [
+        format!(r#"{{"SYSLOG_IDENTIFIER":"sshd","COMM":"sshd","_COMM":"logger","MESSAGE":"{accepted}"}}"#),
+        format!(r#"{{"SYSLOG_IDENTIFIER":"sshd","_COMM":"logger","COMM":"sshd","MESSAGE":"{accepted}"}}"#),
+    ] {
+        assert_eq!(at(&mut h, &forged, 0), Fate::Kept(forged.clone().into_bytes()), "{forged}");
+    }
 }
 
 /// A client that gives up while authenticating as a named user left no other trace of its
@@ -303,32 +310,72 @@ fn abandoned_authentication_is_an_auth_failure() {
     }
 }
 
-/// One count per guessed password: the lines sshd and PAM write around a failed attempt
-/// (`Invalid user`, PAM's failure, `Failed none`, the `maximum authentication attempts`
-/// summary) are flagged `auth_failure` but do not count it again.
+/// One count per guessed credential, whichever lines a log has about it: sshd's `Failed`
+/// line, PAM's failure, `Invalid user` (once per connection), or all of them. The summaries
+/// and `Failed none` never count.
 #[test]
 fn brute_force_counts_each_guess_once() {
-    let flagged = |fate: Fate| match fate {
-        Fate::Kept(bytes) => review(&parse(&bytes)).contains(&"brute_force"),
-        other => panic!("{other:?}"),
-    };
-    let mut h = host();
-    let t0 = 1_763_630_000;
     let ip = "203.0.113.5";
-    for guess in 0..8u32 {
-        let lines = [
-            format!("Invalid user admin{guess} from {ip} port 4242"),
-            format!("Failed none for invalid user admin{guess} from {ip} port 4242 ssh2"),
-            "pam_unix(sshd:auth): check pass; user unknown".to_owned(),
-            format!("pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={ip}"),
-            format!("Failed password for invalid user admin{guess} from {ip} port 4242 ssh2"),
-        ];
-        for (i, msg) in lines.iter().enumerate() {
-            let record = log_record(&format!("Mar 16 08:25:22 bastion sshd[99]: {msg}"));
-            let last = i == lines.len() - 1;
-            assert_eq!(flagged(at(&mut h, &record, t0 + guess)), last && guess == 7, "guess {guess}: {msg}");
+    // (lines of one connection with sshd pid `{pid}`; the 8th connection must fire)
+    let logs: [(&str, Vec<String>); 4] = [
+        (
+            "a scanner trying one password per user name",
+            vec![
+                format!("sshd[{{pid}}]: Invalid user admin from {ip} port 4242"),
+                format!("sshd[{{pid}}]: Failed none for invalid user admin from {ip} port 4242 ssh2"),
+                "sshd[{pid}]: pam_unix(sshd:auth): check pass; user unknown".to_owned(),
+                format!(
+                    "sshd[{{pid}}]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={ip}"
+                ),
+                format!("sshd[{{pid}}]: Failed password for invalid user admin from {ip} port 4242 ssh2"),
+                format!("sshd[{{pid}}]: Connection closed by invalid user admin {ip} port 4242 [preauth]"),
+            ],
+        ),
+        (
+            "PAM only",
+            vec![format!(
+                "sshd(pam_unix)[{{pid}}]: authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost={ip}  user=root"
+            )],
+        ),
+        ("a key-only server", vec![format!("sshd[{{pid}}]: Invalid user oracle from {ip} port 4242")]),
+        ("sshd alone", vec![format!("sshd[{{pid}}]: Failed password for root from {ip} port 4242 ssh2")]),
+    ];
+    for (what, lines) in &logs {
+        let mut h = host();
+        let mut fired = Vec::new();
+        for connection in 0..8u32 {
+            for line in lines {
+                let line = line.replace("{pid}", &(1000 + connection).to_string());
+                let record = log_record(&format!("Mar 16 08:25:22 bastion {line}"));
+                let v = keep(&mut h, &record);
+                if review(&v).contains(&"brute_force") {
+                    fired.push(connection);
+                }
+            }
         }
+        assert_eq!(fired, [7], "{what}");
     }
+    // Three guesses in one connection, each written by PAM and by sshd, then sshd's summary:
+    // three attempts.
+    let mut h = host_with(Some("authlog:\n  brute_force: {failures: 3, window_seconds: 120}\n"), &[]);
+    let mut flags = 0;
+    for msg in [
+        format!(
+            "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={ip}  user=root"
+        ),
+        format!("Failed password for root from {ip} port 4242 ssh2"),
+        format!(
+            "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={ip}  user=root"
+        ),
+        format!("Failed password for root from {ip} port 4242 ssh2"),
+        format!("error: maximum authentication attempts exceeded for root from {ip} port 4242 ssh2 [preauth]"),
+        format!("PAM 1 more authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={ip}  user=root"),
+        format!("Failed password for root from {ip} port 4242 ssh2"),
+    ] {
+        let v = keep(&mut h, &log_record(&format!("Mar 16 08:25:22 bastion sshd[77]: {msg}")));
+        flags += usize::from(review(&v).contains(&"brute_force"));
+    }
+    assert_eq!(flags, 1);
 }
 
 /// 8 failures from one address within 120 s (record times) flag the 8th; the same spread

@@ -433,7 +433,8 @@ fn lint_rule(ld: &mut Loader, i: usize, r: &RawRule, ext: Extensions) {
     let rule = Some((i, level));
     for (j, gr) in r.group_resources().iter().enumerate() {
         let group = gr.group.as_deref().unwrap_or_default();
-        let group_looks_resource = !group.is_empty() && !group.contains('.') && !DOTLESS_GROUPS.contains(&group);
+        let group_looks_resource =
+            !group.is_empty() && group != "*" && !group.contains('.') && !DOTLESS_GROUPS.contains(&group);
         let dotted = list(&gr.resources).iter().find(|x| x.split('/').next().is_some_and(|res| res.contains('.')));
         let at = [key("resources"), Seg::Index(j)];
         let msg = match (group_looks_resource, dotted) {

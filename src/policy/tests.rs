@@ -372,6 +372,14 @@ fn other_warnings() {
     assert!(p.evaluate(&request("namespaced").attrs()).omit_stages.is_empty());
 }
 
+#[test]
+fn every_group_is_no_lint_warning() {
+    let text = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n\
+                - level: None\n  resources: [{group: '*', resources: [events]}]\n- level: Metadata\n";
+    let (_, w) = Policy::from_yaml(text, "g.yaml", NO_EXT).unwrap();
+    assert!(w.is_empty(), "{w:?}");
+}
+
 /// (policy text, expected line, expected message start)
 #[test]
 fn errors_have_lines() {

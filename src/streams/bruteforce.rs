@@ -94,9 +94,92 @@ impl BruteForce {
     }
 }
 
+/// How many failed attempts a connection has made, from the lines written about them.
+///
+/// sshd writes a `Failed <method>` line per attempt, PAM an `authentication failure` line per
+/// password attempt, and `Invalid user` comes once per connection; a log may hold any of them
+/// (PAM-only logs, a key-only server where a scanner leaves only `Invalid user`). Counting
+/// every line counted one guess up to three times; counting one kind missed the logs without
+/// it. A connection (source address and sshd pid) has made as many attempts as the most lines
+/// of any one kind, so each line tells whether it is a new attempt or another line about one
+/// already counted. At most `capacity` connections are tracked, the oldest evicted first.
+#[derive(Debug)]
+pub struct Attempts {
+    capacity: usize,
+    lines: HashMap<(String, u64), [u32; Attempts::KINDS]>,
+    order: VecDeque<(String, u64)>,
+}
+
+impl Attempts {
+    /// The kinds of lines a caller tells apart.
+    pub const KINDS: usize = 3;
+
+    pub fn new() -> Self {
+        Attempts { capacity: DEFAULT_CAPACITY, lines: HashMap::new(), order: VecDeque::new() }
+    }
+
+    /// Records `n` lines of `kind` (below [`Attempts::KINDS`]) about the connection from `ip`
+    /// served by sshd process `pid` (0 when unknown: the address's lines then count as one
+    /// connection's); returns how many new attempts they show.
+    pub fn record(&mut self, ip: &str, pid: u64, kind: usize, n: u32) -> u32 {
+        let key = (ip.to_owned(), pid);
+        if !self.lines.contains_key(&key) {
+            if self.lines.len() >= self.capacity
+                && let Some(old) = self.order.pop_front()
+            {
+                self.lines.remove(&old);
+            }
+            self.order.push_back(key.clone());
+        }
+        let counts = self.lines.entry(key).or_default();
+        let before = counts.iter().copied().max().unwrap_or(0);
+        if let Some(count) = counts.get_mut(kind) {
+            *count = count.saturating_add(n);
+        }
+        counts.iter().copied().max().unwrap_or(0) - before
+    }
+}
+
+impl Default for Attempts {
+    fn default() -> Self {
+        Attempts::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connection_has_as_many_attempts_as_lines_of_one_kind() {
+        const FAILED: usize = 0;
+        const PAM: usize = 1;
+        const INVALID: usize = 2;
+        let mut a = Attempts::new();
+        // Invalid user, then two guesses each written by PAM and by sshd.
+        let lines = [INVALID, PAM, FAILED, PAM, FAILED];
+        let new: Vec<u32> = lines.iter().map(|&kind| a.record("192.0.2.1", 42, kind, 1)).collect();
+        assert_eq!(new, [1, 0, 0, 1, 0]);
+        // Another connection from the same address counts on its own.
+        assert_eq!(a.record("192.0.2.1", 43, FAILED, 1), 1);
+        // PAM alone, or `Invalid user` alone once per connection, still count.
+        assert_eq!((0..5).map(|_| a.record("192.0.2.2", 7, PAM, 1)).sum::<u32>(), 5);
+        assert_eq!((0..5).map(|pid| a.record("192.0.2.3", pid, INVALID, 1)).sum::<u32>(), 5);
+        // `message repeated 3 times` is three lines.
+        assert_eq!(a.record("192.0.2.4", 1, FAILED, 3), 3);
+        assert_eq!(a.record("192.0.2.4", 1, PAM, 2), 0);
+        // Unknown kinds count nothing.
+        assert_eq!(a.record("192.0.2.5", 1, Attempts::KINDS, 1), 0);
+    }
+
+    #[test]
+    fn attempts_memory_is_bounded() {
+        let mut a = Attempts { capacity: 3, ..Attempts::new() };
+        for pid in 0..10 {
+            a.record("192.0.2.1", pid, 0, 1);
+        }
+        assert_eq!((a.lines.len(), a.order.len()), (3, 3));
+    }
 
     #[test]
     fn eight_in_120_flags_on_eighth() {

@@ -150,12 +150,18 @@ impl SshEvent<'_> {
         self.outcome().is_failure()
     }
 
-    /// One guessed credential, for brute-force detection: sshd writes one `Failed <method>`
-    /// line per attempt. The `Invalid user` line before it, PAM's lines about the same
-    /// attempt and the `maximum authentication attempts` summary after them would count
-    /// it again; `Failed none` is the client asking which methods there are.
-    pub fn is_attempt(&self) -> bool {
-        self.outcome() == Outcome::Failed && self.method != Some("none")
+    /// Which kind of line about a failed attempt this is, for brute-force detection
+    /// ([`crate::streams::bruteforce::Attempts`]): sshd's `Failed <method>` (0), PAM's
+    /// `authentication failure` (1), `Invalid user` (2). `Failed none` is the client asking
+    /// which methods there are; the `maximum authentication attempts` and PAM's `more
+    /// authentication failures` summaries repeat attempts already written.
+    pub fn attempt_line(&self) -> Option<usize> {
+        match self.outcome() {
+            Outcome::Failed if self.method != Some("none") => Some(0),
+            Outcome::AuthFailure => Some(1),
+            Outcome::InvalidUser => Some(2),
+            _ => None,
+        }
     }
 }
 
@@ -542,18 +548,30 @@ fn locate_source(r: &str) -> Option<(&str, &str)> {
 }
 
 /// [`locate_source`] for a line whose user name may hold a fake tail: the last ` from `
-/// whose tail fits, and, without `key_info`, that has nothing after the protocol.
+/// followed by exactly what OpenSSH 3.x and later write, `<addr> port <N> ssh2`, then the
+/// end of the line or, with `key_info`, `: ` and the key. A line with no such tail (ssh1's
+/// `ssh1: ruser <client's name>`) is read as [`locate_source`] reads it.
 fn locate_source_from_end(r: &str, key_info: bool) -> Option<(&str, &str)> {
-    let fits = |t: &str| tail_fits(t) && (key_info || !t.contains_short(": "));
+    let sshd_tail = |t: &str| {
+        let (addr, rest) = super::next_token(t);
+        let Some((port, rest)) = rest.strip_prefix("port ").map(super::next_token) else { return false };
+        let after = rest.strip_prefix("ssh2");
+        !addr.is_empty()
+            && port.parse::<u16>().is_ok()
+            && after.is_some_and(|a| a.is_empty() || (key_info && a.starts_with(": ")))
+    };
     let mut end = r.len();
     while let Some(at) = r[..end].rfind_short(" from ") {
         let t = &r[at + 6..];
-        if fits(t) {
+        if sshd_tail(t) {
             return Some((&r[..at], t));
         }
         end = at;
     }
-    r.strip_prefix("from ").filter(|t| fits(t)).map(|t| ("", t))
+    match r.strip_prefix("from ") {
+        Some(t) if sshd_tail(t) => Some(("", t)),
+        _ => locate_source(r),
+    }
 }
 
 fn tail_fits(t: &str) -> bool {
@@ -833,6 +851,11 @@ mod tests {
             assert_eq!((e.ip, e.port, e.user), (Some("203.0.113.66"), Some(4444), Some(fake)), "{method}");
             assert_eq!(e.fingerprint, tail.strip_prefix(": ED25519 "), "{method}");
         }
+        // ssh1 wrote the client's `ruser` after the protocol: read as before.
+        let e = ev(
+            "Nov 11 08:04:52 h sshd[1]: Failed password for user from 127.0.0.1 port 20000 ssh1: ruser from 1.2.3.4",
+        );
+        assert_eq!((e.ip, e.port, e.user), (Some("127.0.0.1"), Some(20000), Some("user")));
         // A user name ending in a fake address with no port (which read as a host name
         // and hid the address) does not either.
         let e = ev("Nov 11 08:04:52 h sshd[1]: Failed password for x from h ssh2: z from 203.0.113.77 port 5 ssh2");
@@ -892,7 +915,7 @@ mod tests {
             "Mar 16 08:25:22 h sshd[9]: pam_sss(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.9 user=alice",
         );
         assert_eq!((e.outcome, e.ip, e.user), (Some(Outcome::AuthFailure), Some("203.0.113.9"), Some("alice")));
-        assert!(e.is_failure() && !e.is_attempt());
+        assert!(e.is_failure() && e.attempt_line() == Some(1));
         let e = ev(
             "Mar 16 08:25:22 h sshd[9]: pam_faillock(sshd:auth): Consecutive login failures for user root account temporarily locked",
         );
