@@ -384,15 +384,7 @@ impl HostStreams {
         let outcome = e.outcome();
         // The key's signature was checked: the whole login, or its first step.
         let key_verified = matches!(outcome, ssh::Outcome::Accepted | ssh::Outcome::Partial);
-        // A client that gave up while authenticating as a user it named: at sshd's default
-        // log level, the only trace of its failed key attempts (sshd logs those at VERBOSE).
-        let abandoned = e.preauth
-            && e.user.is_some()
-            && matches!(
-                outcome,
-                ssh::Outcome::ConnectionClosed | ssh::Outcome::ConnectionReset | ssh::Outcome::Disconnected
-            );
-        let failed = e.is_failure() || e.invalid_user || abandoned;
+        let failed = e.is_failure() || e.invalid_user || e.abandoned();
         if failed {
             out.review.push(flags::AUTH_FAILURE);
         }

@@ -317,7 +317,7 @@ fn abandoned_authentication_is_an_auth_failure() {
 fn brute_force_counts_each_guess_once() {
     let ip = "203.0.113.5";
     // (lines of one connection with sshd pid `{pid}`; the 8th connection must fire)
-    let logs: [(&str, Vec<String>); 4] = [
+    let logs: [(&str, Vec<String>); 5] = [
         (
             "a scanner trying one password per user name",
             vec![
@@ -338,6 +338,10 @@ fn brute_force_counts_each_guess_once() {
             )],
         ),
         ("a key-only server", vec![format!("sshd[{{pid}}]: Invalid user oracle from {ip} port 4242")]),
+        (
+            "keys tried for root, logged at INFO",
+            vec![format!("sshd[{{pid}}]: Disconnected from authenticating user root {ip} port 4242 [preauth]")],
+        ),
         ("sshd alone", vec![format!("sshd[{{pid}}]: Failed password for root from {ip} port 4242 ssh2")]),
     ];
     for (what, lines) in &logs {

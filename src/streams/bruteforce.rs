@@ -97,8 +97,10 @@ impl BruteForce {
 /// How many failed attempts a connection has made, from the lines written about them.
 ///
 /// sshd writes a `Failed <method>` line per attempt, PAM an `authentication failure` line per
-/// password attempt, and `Invalid user` comes once per connection; a log may hold any of them
-/// (PAM-only logs, a key-only server where a scanner leaves only `Invalid user`). Counting
+/// password attempt; `Invalid user`, and a disconnect while authenticating, come once per
+/// connection. A log may hold any of them (PAM-only logs; a key-only server where a scanner
+/// leaves only `Invalid user`, or only the disconnect when the failed keys are logged at
+/// VERBOSE). Counting
 /// every line counted one guess up to three times; counting one kind missed the logs without
 /// it. A connection (source address and sshd pid) has made as many attempts as the most lines
 /// of any one kind, so each line tells whether it is a new attempt or another line about one
@@ -112,7 +114,7 @@ pub struct Attempts {
 
 impl Attempts {
     /// The kinds of lines a caller tells apart.
-    pub const KINDS: usize = 3;
+    pub const KINDS: usize = 4;
 
     pub fn new() -> Self {
         Attempts { capacity: DEFAULT_CAPACITY, lines: HashMap::new(), order: VecDeque::new() }

@@ -152,7 +152,8 @@ impl SshEvent<'_> {
 
     /// Which kind of line about a failed attempt this is, for brute-force detection
     /// ([`crate::streams::bruteforce::Attempts`]): sshd's `Failed <method>` (0), PAM's
-    /// `authentication failure` (1), `Invalid user` (2). `Failed none` is the client asking
+    /// `authentication failure` (1), `Invalid user` (2), a client giving up while
+    /// authenticating (3, see [`SshEvent::abandoned`]). `Failed none` is the client asking
     /// which methods there are; the `maximum authentication attempts` and PAM's `more
     /// authentication failures` summaries repeat attempts already written.
     pub fn attempt_line(&self) -> Option<usize> {
@@ -160,8 +161,18 @@ impl SshEvent<'_> {
             Outcome::Failed if self.method != Some("none") => Some(0),
             Outcome::AuthFailure => Some(1),
             Outcome::InvalidUser => Some(2),
+            _ if self.abandoned() => Some(3),
             _ => None,
         }
+    }
+
+    /// A client that gave up while authenticating as a user it named (`Connection closed by
+    /// authenticating user root ... [preauth]`): at sshd's default log level, the only trace
+    /// of its failed keys (sshd logs those at VERBOSE).
+    pub fn abandoned(&self) -> bool {
+        self.preauth
+            && self.user.is_some()
+            && matches!(self.outcome(), Outcome::ConnectionClosed | Outcome::ConnectionReset | Outcome::Disconnected)
     }
 }
 
