@@ -108,32 +108,49 @@ impl BruteForce {
 #[derive(Debug)]
 pub struct Attempts {
     capacity: usize,
-    lines: HashMap<(String, u64), [u32; Attempts::KINDS]>,
-    order: VecDeque<(String, u64)>,
+    /// Keyed by a hash of the address (two addresses sharing one would share a pid's
+    /// counts too) and the pid: no allocation per line.
+    lines: HashMap<(u64, u64), [u32; Attempts::KINDS]>,
+    order: VecDeque<(u64, u64)>,
 }
 
 impl Attempts {
     /// The kinds of lines a caller tells apart.
     pub const KINDS: usize = 4;
+    /// A connection's lines come within seconds of each other: the last thousand connections
+    /// are plenty.
+    pub const CAPACITY: usize = 1024;
 
     pub fn new() -> Self {
-        Attempts { capacity: DEFAULT_CAPACITY, lines: HashMap::new(), order: VecDeque::new() }
+        Attempts { capacity: Attempts::CAPACITY, lines: HashMap::new(), order: VecDeque::new() }
     }
 
     /// Records `n` lines of `kind` (below [`Attempts::KINDS`]) about the connection from `ip`
     /// served by sshd process `pid` (0 when unknown: the address's lines then count as one
     /// connection's); returns how many new attempts they show.
     pub fn record(&mut self, ip: &str, pid: u64, kind: usize, n: u32) -> u32 {
-        let key = (ip.to_owned(), pid);
-        if !self.lines.contains_key(&key) {
-            if self.lines.len() >= self.capacity
-                && let Some(old) = self.order.pop_front()
-            {
-                self.lines.remove(&old);
-            }
-            self.order.push_back(key.clone());
+        // FNV-1a.
+        let ip_hash =
+            ip.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let key = (ip_hash, pid);
+        if self.lines.capacity() == 0 {
+            // Once, when the first login fails: grown step by step, the table's old sizes
+            // stay behind in linear memory.
+            self.lines.reserve(self.capacity);
+            self.order.reserve(self.capacity);
         }
-        let counts = self.lines.entry(key).or_default();
+        let counts = match self.lines.get_mut(&key) {
+            Some(counts) => counts,
+            None => {
+                if self.lines.len() >= self.capacity
+                    && let Some(old) = self.order.pop_front()
+                {
+                    self.lines.remove(&old);
+                }
+                self.order.push_back(key);
+                self.lines.entry(key).or_default()
+            }
+        };
         let before = counts.iter().copied().max().unwrap_or(0);
         if let Some(count) = counts.get_mut(kind) {
             *count = count.saturating_add(n);
