@@ -365,21 +365,20 @@ impl KubeAudit {
         };
         let verb = field(e.verb);
         let object_ref = e.object_ref.filter(|o| b[o.value.start] == b'{');
-        // The path as the apiserver matched it: decoded, without the query.
-        let request_uri = field(e.request_uri);
-        let path = request_uri.get(..request_info::find(&request_uri, b'?').unwrap_or(request_uri.len()));
-        let path = request_info::decode_path(path.unwrap_or_default());
         let (api_group, resource, subresource) = (field(e.api_group), field(e.resource), field(e.subresource));
         // The namespace and name the request had (see `request_info`). The body can only
         // have filled in what the request left empty, and a list's or watch's name is its
         // own: the path is read only when `objectRef` holds a namespace, or a name the
-        // request may not have had.
+        // request may not have had, and for a request without a resource (nonResourceURLs).
         let (mut namespace, mut name) = (field(e.namespace), field(e.name));
         let list_or_watch = matches!(verb.as_ref(), b"list" | b"watch");
-        if object_ref.is_some()
-            && (!namespace.is_empty() || !(name.is_empty() || list_or_watch))
-            && let Some(scope) = request_info::path_scope(&path)
-        {
+        let scoped = object_ref.is_some() && (!namespace.is_empty() || !(name.is_empty() || list_or_watch));
+        let request_uri = field(e.request_uri);
+        let path = match object_ref.is_none() || scoped {
+            true => request_info::request_path(&request_uri),
+            false => Cow::Borrowed(&b""[..]),
+        };
+        if scoped && let Some(scope) = request_info::path_scope(&path) {
             namespace = Cow::Borrowed(scope.namespace);
             if !scope.named && !list_or_watch {
                 name = Cow::Borrowed(b"");

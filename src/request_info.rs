@@ -8,7 +8,7 @@
 //! on those would let a client pick the rule that records its request, so the namespace,
 //! and whether the request named an object, come from the path.
 
-use crate::json::{first_flagged, le_word, splat, zero_bytes};
+use crate::streams::find_byte;
 use std::borrow::Cow;
 
 /// The namespace and the name-presence of a resource request, as resolved from its path.
@@ -30,7 +30,7 @@ pub fn path_scope(path: &[u8]) -> Option<PathScope<'_>> {
     if trimmed.is_empty() {
         return None;
     }
-    let mut parts = Parts::of(trimmed);
+    let mut parts = Parts(Some(trimmed));
     let versioned = match parts.next()? {
         b"api" => 1,
         b"apis" => 2,
@@ -64,76 +64,27 @@ pub fn path_scope(path: &[u8]) -> Option<PathScope<'_>> {
     Some(scope)
 }
 
-/// The first parts of a path, between its slashes: as many as [`path_scope`] looks at.
-/// Every event's path is read, so the slashes are found eight bytes at a time.
-struct Parts<'a> {
-    path: &'a [u8],
-    /// Offsets of the first slashes, `found` of them.
-    slashes: [usize; Parts::MAX],
-    found: usize,
-    next: usize,
-}
-
-impl<'a> Parts<'a> {
-    /// `api`, group, version, `watch`, and four parts after them.
-    const MAX: usize = 8;
-
-    fn of(path: &'a [u8]) -> Parts<'a> {
-        let mut parts = Parts { path, slashes: [0; Parts::MAX], found: 0, next: 0 };
-        let mut at = 0;
-        while let Some(chunk) = path.get(at..at + 8) {
-            let mut hits = exact_zero_bytes(le_word(chunk) ^ splat(b'/'));
-            while hits != 0 {
-                if !parts.push(at + (hits.trailing_zeros() / 8) as usize) {
-                    return parts;
-                }
-                hits &= hits - 1;
-            }
-            at += 8;
-        }
-        for (i, &c) in path.iter().enumerate().skip(at) {
-            if c == b'/' && !parts.push(i) {
-                break;
-            }
-        }
-        parts
-    }
-
-    /// Records a slash; `false` once enough are known.
-    fn push(&mut self, at: usize) -> bool {
-        if let Some(slot) = self.slashes.get_mut(self.found) {
-            *slot = at;
-            self.found += 1;
-        }
-        self.found < Parts::MAX
-    }
-}
+/// The parts of a path between its slashes, one slash search (eight bytes at a time) each.
+struct Parts<'a>(Option<&'a [u8]>);
 
 impl<'a> Iterator for Parts<'a> {
     type Item = &'a [u8];
 
     fn next(&mut self) -> Option<&'a [u8]> {
-        let i = self.next;
-        if i > self.found || i >= Parts::MAX {
-            return None;
+        let rest = self.0?;
+        match find_byte(rest, b'/', 0) {
+            Some(i) => {
+                self.0 = Some(&rest[i + 1..]);
+                Some(&rest[..i])
+            }
+            None => self.0.take(),
         }
-        self.next += 1;
-        let start = if i == 0 { 0 } else { self.slashes[i - 1] + 1 };
-        let end = if i < self.found { self.slashes[i] } else { self.path.len() };
-        self.path.get(start..end)
     }
 }
 
-/// High bit set in each zero byte of `word`, and in no other.
-fn exact_zero_bytes(word: u64) -> u64 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    !(((word & LOW7).wrapping_add(LOW7)) | word | LOW7)
-}
-
-/// The offset of the first `byte` in `b`, eight bytes at a time.
-pub fn find(b: &[u8], byte: u8) -> Option<usize> {
-    let at = first_flagged(b, 0, |word| zero_bytes(word ^ splat(byte)));
-    b.get(at..)?.iter().position(|&c| c == byte).map(|i| at + i)
+/// The path of a request URI as the apiserver matches it: without the query, `%XX` decoded.
+pub fn request_path(uri: &[u8]) -> Cow<'_, [u8]> {
+    decode_path(&uri[..find_byte(uri, b'?', 0).unwrap_or(uri.len())])
 }
 
 fn trim_slashes(path: &[u8]) -> &[u8] {
@@ -144,8 +95,8 @@ fn trim_slashes(path: &[u8]) -> &[u8] {
 
 /// A URL path as the apiserver sees it: `%XX` decoded (`+` stays), as Go's `URL.Path`.
 /// A `%` not followed by two hex digits is kept as written.
-pub fn decode_path(path: &[u8]) -> Cow<'_, [u8]> {
-    if find(path, b'%').is_none() {
+fn decode_path(path: &[u8]) -> Cow<'_, [u8]> {
+    if find_byte(path, b'%', 0).is_none() {
         return Cow::Borrowed(path);
     }
     let mut out = Vec::with_capacity(path.len());
@@ -219,7 +170,7 @@ mod tests {
     }
 
     #[test]
-    fn parts_are_the_first_parts_of_a_split() {
+    fn parts_are_the_parts_of_a_split() {
         // Every slash position in the word scan and in the byte-by-byte tail.
         let mut paths = vec![String::new(), "/".into(), "//".into(), "a".into()];
         for len in 1..40 {
@@ -235,8 +186,8 @@ mod tests {
         }
         paths.push("/api/v1/watch/namespaces/web/pods/web-1/log/and/more/parts".into());
         for path in &paths {
-            let got: Vec<&[u8]> = Parts::of(path.as_bytes()).collect();
-            let want: Vec<&[u8]> = path.as_bytes().split(|&c| c == b'/').take(Parts::MAX).collect();
+            let got: Vec<&[u8]> = Parts(Some(path.as_bytes())).collect();
+            let want: Vec<&[u8]> = path.as_bytes().split(|&c| c == b'/').collect();
             assert_eq!(got, want, "{path:?}");
         }
     }

@@ -73,8 +73,8 @@ pub fn find_bytes(h: &[u8], p: &[u8]) -> Option<usize> {
     None
 }
 
-/// The first `byte` in `h` at or after `from`.
-fn find_byte(h: &[u8], byte: u8, from: usize) -> Option<usize> {
+/// The first `byte` in `h` at or after `from`, eight bytes at a time.
+pub(crate) fn find_byte(h: &[u8], byte: u8, from: usize) -> Option<usize> {
     let at = json::first_flagged(h, from, |word| json::zero_bytes(word ^ json::splat(byte)));
     h.get(at..)?.iter().position(|&c| c == byte).map(|i| at + i)
 }
