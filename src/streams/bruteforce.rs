@@ -6,7 +6,9 @@
 //! address tracked longest is evicted (first in, first out), which keeps memory bounded under a
 //! distributed attack.
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 
 /// Default number of tracked addresses.
 pub const DEFAULT_CAPACITY: usize = 4096;
@@ -23,9 +25,53 @@ struct Entry {
 pub struct BruteForce {
     failures: usize,
     window: f64,
+    entries: Fifo<String, Entry>,
+}
+
+/// A map of at most `capacity` entries that forgets the one inserted first when a new key
+/// comes and it is full: memory stays bounded whatever a flood of new keys.
+#[derive(Debug)]
+struct Fifo<K, V> {
     capacity: usize,
-    entries: HashMap<String, Entry>,
-    order: VecDeque<String>,
+    map: HashMap<K, V>,
+    order: VecDeque<K>,
+}
+
+impl<K: Hash + Eq + Clone, V> Fifo<K, V> {
+    fn new(capacity: usize) -> Self {
+        Fifo { capacity: capacity.max(1), map: HashMap::new(), order: VecDeque::new() }
+    }
+
+    fn get_mut<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+    {
+        self.map.get_mut(key)
+    }
+
+    /// Inserts `key`, which is not in the map, first forgetting the oldest key when full.
+    fn insert_new(&mut self, key: K, value: V) -> &mut V {
+        if self.map.len() >= self.capacity
+            && let Some(old) = self.order.pop_front()
+        {
+            self.map.remove(&old);
+        }
+        self.order.push_back(key.clone());
+        self.map.entry(key).or_insert(value)
+    }
+
+    /// Room for all `capacity` entries at once: grown step by step, the map's old tables
+    /// stay behind in linear memory.
+    fn reserve_all(&mut self) {
+        if self.map.capacity() < self.capacity {
+            self.map.reserve(self.capacity);
+            self.order.reserve(self.capacity);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.map.len()
+    }
 }
 
 impl BruteForce {
@@ -35,13 +81,7 @@ impl BruteForce {
     }
 
     pub fn with_capacity(failures: u32, window_seconds: u64, capacity: usize) -> Self {
-        BruteForce {
-            failures: failures.max(1) as usize,
-            window: window_seconds as f64,
-            capacity: capacity.max(1),
-            entries: HashMap::new(),
-            order: VecDeque::new(),
-        }
+        BruteForce { failures: failures.max(1) as usize, window: window_seconds as f64, entries: Fifo::new(capacity) }
     }
 
     /// Number of addresses currently tracked.
@@ -59,17 +99,8 @@ impl BruteForce {
         let e = match self.entries.get_mut(ip) {
             Some(e) => e,
             None => {
-                if self.entries.len() >= self.capacity
-                    && let Some(old) = self.order.pop_front()
-                {
-                    self.entries.remove(&old);
-                }
-                self.order.push_back(ip.to_owned());
-                self.entries.entry(ip.to_owned()).or_insert_with(|| Entry {
-                    times: vec![0.0; n].into_boxed_slice(),
-                    head: 0,
-                    len: 0,
-                })
+                let times = vec![0.0; n].into_boxed_slice();
+                self.entries.insert_new(ip.to_owned(), Entry { times, head: 0, len: 0 })
             }
         };
         // Drop timestamps that fell out of the window.
@@ -107,11 +138,9 @@ impl BruteForce {
 /// already counted. At most `capacity` connections are tracked, the oldest evicted first.
 #[derive(Debug)]
 pub struct Attempts {
-    capacity: usize,
     /// Keyed by a hash of the address (two addresses sharing one would share a pid's
     /// counts too) and the pid: no allocation per line.
-    lines: HashMap<(u64, u64), [u32; Attempts::KINDS]>,
-    order: VecDeque<(u64, u64)>,
+    lines: Fifo<(u64, u64), [u32; Attempts::KINDS]>,
 }
 
 impl Attempts {
@@ -122,7 +151,7 @@ impl Attempts {
     pub const CAPACITY: usize = 1024;
 
     pub fn new() -> Self {
-        Attempts { capacity: Attempts::CAPACITY, lines: HashMap::new(), order: VecDeque::new() }
+        Attempts { lines: Fifo::new(Attempts::CAPACITY) }
     }
 
     /// Records `n` lines of `kind` (below [`Attempts::KINDS`]) about the connection from `ip`
@@ -133,23 +162,11 @@ impl Attempts {
         let ip_hash =
             ip.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
         let key = (ip_hash, pid);
-        if self.lines.capacity() == 0 {
-            // Once, when the first login fails: grown step by step, the table's old sizes
-            // stay behind in linear memory.
-            self.lines.reserve(self.capacity);
-            self.order.reserve(self.capacity);
-        }
+        // Sized once, when the first login fails.
+        self.lines.reserve_all();
         let counts = match self.lines.get_mut(&key) {
             Some(counts) => counts,
-            None => {
-                if self.lines.len() >= self.capacity
-                    && let Some(old) = self.order.pop_front()
-                {
-                    self.lines.remove(&old);
-                }
-                self.order.push_back(key);
-                self.lines.entry(key).or_default()
-            }
+            None => self.lines.insert_new(key, [0; Attempts::KINDS]),
         };
         let before = counts.iter().copied().max().unwrap_or(0);
         if let Some(count) = counts.get_mut(kind) {
@@ -193,11 +210,11 @@ mod tests {
 
     #[test]
     fn attempts_memory_is_bounded() {
-        let mut a = Attempts { capacity: 3, ..Attempts::new() };
+        let mut a = Attempts { lines: Fifo::new(3) };
         for pid in 0..10 {
             a.record("192.0.2.1", pid, 0, 1);
         }
-        assert_eq!((a.lines.len(), a.order.len()), (3, 3));
+        assert_eq!((a.lines.len(), a.lines.order.len()), (3, 3));
     }
 
     #[test]
@@ -235,7 +252,7 @@ mod tests {
             b.observe_failure(&format!("10.0.0.{i}"), 1.0);
         }
         assert_eq!(b.tracked(), 4);
-        assert_eq!(b.order.len(), 4);
+        assert_eq!(b.entries.order.len(), 4);
         // The oldest were evicted; the newest keep counting.
         assert!(!b.observe_failure("10.0.0.9", 2.0));
         assert!(b.observe_failure("10.0.0.9", 3.0));
