@@ -250,15 +250,13 @@ impl HostStreams {
         if let Some(record) = shape.record.map(|m| m.value)
             && self.pgaudit
             && record.of(text).starts_with('{')
-            && let Ok(Some(m)) = json::find_member(text.as_bytes(), record.start, "message")
+            && let Ok([Some(m), user_name]) =
+                json::find_members(text.as_bytes(), record.start, ["message", "user_name"])
             && let Some(msg) = json::as_str(text, m.value)
             && msg.trim_start().starts_with("AUDIT: ")
         {
             // The message field holds the message alone: pgaudit's starts it.
-            let db_user = json::find_member(text.as_bytes(), record.start, "user_name")
-                .ok()
-                .flatten()
-                .and_then(|u| json::as_str(text, u.value));
+            let db_user = user_name.and_then(|u| json::as_str(text, u.value));
             let origin = Origin { db_user, ..Origin::default() };
             return self.pgaudit_line(&msg, &origin, &mut out);
         }

@@ -711,6 +711,23 @@ pub fn find_member(b: &[u8], start: usize, name: &str) -> Result<Option<Member>>
     Ok(None)
 }
 
+/// The first member of each of `names` in the object at `start`, in one walk that stops once
+/// all are found (keys compared decoded, as [`find_member`] does).
+pub fn find_members<const N: usize>(b: &[u8], start: usize, names: [&str; N]) -> Result<[Option<Member>; N]> {
+    let mut found = [None; N];
+    let mut members = Members::over(b, start)?;
+    while found.iter().any(Option::is_none)
+        && let Some(m) = members.next_member()?
+    {
+        for (slot, name) in found.iter_mut().zip(names) {
+            if slot.is_none() && m.key_is(b, name) {
+                *slot = Some(m);
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// Items of the array at `start`, as spans.
 pub fn array_items(text: &str, start: usize, mut each: impl FnMut(Span)) -> Result<()> {
     array_items_bytes(text.as_bytes(), start, |item, _| each(item))
@@ -1625,6 +1642,21 @@ mod tests {
         let second = m.next_member().unwrap().unwrap();
         assert_eq!(second.value.of(text), "\"get\"");
         assert!(m.next_member().is_err());
+    }
+
+    #[test]
+    fn finds_the_first_of_each_member_in_one_walk() {
+        // The first of each, an escaped key compared decoded, a missing one `None`.
+        let text = r#"{"k\u0069nd":"List","kind":"Table","apiVersion":"meta.k8s.io/v1"}"#;
+        let found = find_members(text.as_bytes(), 0, ["kind", "apiVersion", "rows"]).unwrap();
+        let values = found.map(|m| m.map(|m| m.value.of(text)));
+        assert_eq!(values, [Some("\"List\""), Some("\"meta.k8s.io/v1\""), None]);
+        // The walk stops once all are found; one that reaches invalid text first is an error,
+        // as `find_member`'s is.
+        let text = r#"{"kind":"Table","apiVersion":"v1","rest": never read"#;
+        let b = text.as_bytes();
+        assert!(find_members(b, 0, ["apiVersion", "kind"]).is_ok_and(|f| f.iter().all(Option::is_some)));
+        assert!(find_members(b, 0, ["kind", "rows"]).is_err() && find_member(b, 0, "rows").is_err());
     }
 
     #[test]

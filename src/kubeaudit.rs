@@ -560,8 +560,9 @@ fn managed_fields_edits(table: bool) -> Edits {
 
 /// A `meta.k8s.io` Table: its objects are in its rows.
 fn is_table(body: &[u8]) -> bool {
-    let member = |name| json::find_member(body, 0, name).ok().flatten().map(|m| &body[m.value.start..m.value.end]);
-    member("kind") == Some(b"\"Table\"") && member("apiVersion").is_some_and(|v| v.starts_with(b"\"meta.k8s.io/"))
+    let Ok([kind, version]) = json::find_members(body, 0, ["kind", "apiVersion"]) else { return false };
+    let raw = |m: Option<Member>| m.map(|m| &body[m.value.start..m.value.end]);
+    raw(kind) == Some(b"\"Table\"") && raw(version).is_some_and(|v| v.starts_with(b"\"meta.k8s.io/"))
 }
 
 /// Cheap test before rewriting: does the body mention managedFields at all?

@@ -211,16 +211,13 @@ fn is_log_time(text: &str) -> bool {
 /// none of the client's text can pass for a record either. `None`: not a jsonlog line.
 pub fn jsonlog(line: &str) -> Option<Columns<'_>> {
     let start = crate::json::validate_object(line).ok()?;
-    let member = |name: &str| {
-        let m = crate::json::find_member(line.as_bytes(), start, name).ok()??;
-        m.value_str(line)
-    };
-    let severity = member("error_severity")?;
-    let message = member("message")?;
+    let members = crate::json::find_members(line.as_bytes(), start, ["error_severity", "message", "user"]).ok()?;
+    let [severity, message, user] = members.map(|m| m.and_then(|m| m.value_str(line)));
+    let (severity, message) = (severity?, message?);
     if !AUDIT_LEVELS.contains(&severity.as_ref()) || !starts_record(&message, 0) {
         return Some(Columns::Other);
     }
-    Some(Columns::Record { message, user_name: member("user").unwrap_or_default() })
+    Some(Columns::Record { message, user_name: user.unwrap_or_default() })
 }
 
 /// Parses the record contained in `text` (a log line, possibly with continuation lines). `None` when
