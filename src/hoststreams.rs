@@ -368,6 +368,12 @@ impl HostStreams {
             o.opt_str("method", e.method);
             o.opt_str("key_type", e.key_type);
             o.opt_str("fingerprint", e.fingerprint);
+            if let Some(c) = &e.certificate {
+                o.str("cert_id", c.key_id);
+                o.int("cert_serial", c.serial);
+                o.str("ca_key_type", c.ca_key_type);
+                o.str("ca_fingerprint", c.ca_fingerprint);
+            }
             if e.preauth {
                 o.bool("preauth", true);
             }
@@ -382,6 +388,7 @@ impl HostStreams {
         let outcome = e.outcome();
         // The key's signature was checked: the whole login, or its first step.
         let key_verified = matches!(outcome, ssh::Outcome::Accepted | ssh::Outcome::Partial);
+        let person = if key_verified { person_for_login(identity, e) } else { None };
         let failed = e.is_failure() || e.invalid_user || e.abandoned();
         if failed {
             out.review.push(flags::AUTH_FAILURE);
@@ -399,7 +406,7 @@ impl HostStreams {
             ecs.user_name.push_str(e.user.unwrap_or_default());
             ecs.source_ip.push_str(e.ip.unwrap_or_default());
             // A failed key proves nothing: the public half is public.
-            if key_verified && let Some(email) = e.fingerprint.and_then(|fp| person_for_key(identity, fp)) {
+            if let Some(email) = &person {
                 ecs.user_email.push_str(email);
             }
         }
@@ -412,20 +419,25 @@ impl HostStreams {
                 out.review.push(flags::BRUTE_FORCE);
             }
         }
-        if key_verified && let Some(fp) = e.fingerprint {
-            let user = e.user.unwrap_or("");
-            match person_for_key(identity, fp) {
-                Some(email) => {
-                    out.actor.clear();
-                    out.actor.extend_from_slice(b"{\"kind\":\"human\",\"email\":");
-                    json::write_str(out.actor, email);
-                    out.actor.extend_from_slice(b",\"account\":");
-                    json::write_str(out.actor, user);
-                    out.actor.push(b'}');
-                }
-                None if self.shared_accounts.iter().any(|a| a == user) => out.review.push(flags::UNKNOWN_KEY),
-                None => {}
+        let user = e.user.unwrap_or("");
+        match person {
+            Some(email) => {
+                out.actor.clear();
+                out.actor.extend_from_slice(b"{\"kind\":\"human\",\"email\":");
+                json::write_str(out.actor, &email);
+                out.actor.extend_from_slice(b",\"account\":");
+                json::write_str(out.actor, user);
+                out.actor.push(b'}');
             }
+            // A certificate's key ID names its holder, as the CA knew them, even when it
+            // maps to no email: the key is not unknown.
+            None if key_verified
+                && e.certificate.map_or(e.fingerprint.is_some(), |c| c.key_id.is_empty())
+                && self.shared_accounts.iter().any(|a| a == user) =>
+            {
+                out.review.push(flags::UNKNOWN_KEY)
+            }
+            None => {}
         }
     }
 
@@ -503,6 +515,14 @@ impl HostStreams {
 /// sshd, sudo and su under the names they log as.
 fn is_auth_program(name: &str) -> bool {
     ssh::is_sshd_ident(name) || matches!(name, "sudo" | "su" | "su-l" | "sudo(pam_unix)" | "su(pam_unix)")
+}
+
+/// The person behind a verified key: its fingerprint in the SSH key map, else the key ID
+/// of its certificate as a username (the users map, or the ID itself when it is an email).
+/// sshd accepts only certificates its `TrustedUserCAKeys` signed, so the ID is the CA's word.
+fn person_for_login<'a>(identity: &'a Identity, e: &ssh::SshEvent<'a>) -> Option<Cow<'a, str>> {
+    let by_key = e.fingerprint.and_then(|fp| person_for_key(identity, fp)).map(Cow::Borrowed);
+    by_key.or_else(|| e.certificate.filter(|c| !c.key_id.is_empty()).and_then(|c| identity.email_for(c.key_id)))
 }
 
 /// The person behind a key; older OpenSSH logs MD5 fingerprints without the `MD5:` prefix.

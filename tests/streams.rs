@@ -293,6 +293,64 @@ fn only_what_sshd_wrote_names_a_person() {
     }
 }
 
+/// A user certificate's key ID is the CA's word for who holds it (sshd accepts only
+/// certificates its trusted CAs signed): it names the person, and the key is not unknown.
+#[test]
+fn a_certificate_names_its_holder() {
+    let ca = "SHA256:Q2VydGlmaWNhdGVBdXRob3JpdHlGaW5nZXJwcmludA";
+    let key = "SHA256:VXNlcktleUZpbmdlcnByaW50T2ZBbGljZUZvclRlc3Q";
+    let config = format!(
+        "fields:\n  ecs: true\nidentity:\n  users:\n    vault-oidc-bob: bob@example.com\n  ssh_keys:\n    \"{key}\": carol@example.com\n"
+    );
+    let mut h = host_with(Some(&config), &[]);
+    let login = |outcome: &str, key_info: &str| {
+        log_record(&format!(
+            "Mar 16 08:25:22 bastion sshd[99]: {outcome} publickey for ubuntu from 192.0.2.7 port 50022 ssh2: {key_info}"
+        ))
+    };
+    let other = "SHA256:T3RoZXJLZXlGaW5nZXJwcmludE5vYm9keUtub3dzWFg";
+    // (key info, the person named, whether `unknown_key` is raised)
+    let cases = [
+        (
+            format!("ED25519-CERT {other} ID alice@example.com (serial 42) CA ED25519 {ca}"),
+            Some("alice@example.com"),
+            false,
+        ),
+        (format!("RSA-CERT ID alice@example.com (serial 42) CA RSA {ca}"), Some("alice@example.com"), false),
+        (format!("ED25519-CERT {other} ID vault-oidc-bob (serial 7) CA ED25519 {ca}"), Some("bob@example.com"), false),
+        // The key's own fingerprint, when mapped, wins over the key ID.
+        (
+            format!("ED25519-CERT {key} ID alice@example.com (serial 42) CA ED25519 {ca}"),
+            Some("carol@example.com"),
+            false,
+        ),
+        (format!("ED25519-CERT {other} ID ci-runner-17 (serial 9) CA ED25519 {ca}"), None, false),
+        (format!("ED25519-CERT {other} ID  (serial 9) CA ED25519 {ca}"), None, true),
+        (format!("ED25519 {other}"), None, true),
+    ];
+    for (key_info, person, unknown) in cases {
+        let v = keep(&mut h, &login("Accepted", &key_info));
+        assert_eq!(v["actor"]["email"].as_str(), person, "{key_info}: {v}");
+        assert_eq!(v["user"]["email"].as_str(), person, "{key_info}: {v}");
+        if person.is_some() {
+            assert_eq!(v["actor"]["account"], "ubuntu", "{v}");
+        }
+        assert_eq!(review(&v).contains(&"unknown_key"), unknown, "{key_info}: {v}");
+        if key_info.contains("-CERT") {
+            assert_eq!(
+                (&v["ssh"]["ca_fingerprint"], &v["ssh"]["ca_key_type"]),
+                (&json!(ca), &json!(key_info.split(' ').next().unwrap().trim_end_matches("-CERT"))),
+                "{v}"
+            );
+            assert!(v["ssh"]["cert_serial"].is_u64() && v["ssh"]["cert_id"].is_string(), "{v}");
+        }
+        // A certificate offered and refused proves nothing.
+        let v = keep(&mut h, &login("Failed", &key_info));
+        assert!(v.get("actor").is_none() && v["user"].get("email").is_none(), "{key_info}: {v}");
+        assert!(!review(&v).contains(&"unknown_key"), "{key_info}: {v}");
+    }
+}
+
 /// A client that gives up while authenticating as a named user left no other trace of its
 /// failed keys at sshd's default log level: flagged, not counted as a guess.
 #[test]

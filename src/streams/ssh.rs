@@ -117,6 +117,17 @@ impl Outcome {
     }
 }
 
+/// What sshd logs of a user certificate: the key ID and serial its CA signed, and the CA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Certificate<'a> {
+    /// The CA's text naming the holder (`ssh-keygen -I`): often the person's IdP username
+    /// or email.
+    pub key_id: &'a str,
+    pub serial: u64,
+    pub ca_key_type: &'a str,
+    pub ca_fingerprint: &'a str,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SshEvent<'a> {
     pub outcome: Option<Outcome>,
@@ -133,6 +144,8 @@ pub struct SshEvent<'a> {
     pub key_type: Option<&'a str>,
     /// `SHA256:<base64>` or colon-separated MD5 hex (older OpenSSH), as logged.
     pub fingerprint: Option<&'a str>,
+    /// The user certificate the key came with (`<type>-CERT` keys).
+    pub certificate: Option<Certificate<'a>>,
     /// The message carried the `[preauth]` marker.
     pub preauth: bool,
     /// Free-text reason (disconnect reason, negotiation failure, not-allowed reason).
@@ -494,14 +507,59 @@ fn auth_result<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
     user_addr_port(where_, ev)?;
     if let Some(k) = key {
         let (kt, rest) = super::next_token(k);
-        let (fp, _) = super::next_token(rest);
-        let fp = fp.trim_end_matches(',');
-        if !kt.is_empty() && (fp.starts_with("SHA256:") || fp.starts_with("MD5:") || fp.contains(':')) {
-            ev.key_type = Some(kt);
-            ev.fingerprint = Some(fp);
+        if kt.contains("-CERT") {
+            certificate_key(kt, rest, ev);
+        } else {
+            let (fp, _) = super::next_token(rest);
+            let fp = fp.trim_end_matches(',');
+            if !kt.is_empty() && is_fingerprint(fp) {
+                ev.key_type = Some(kt);
+                ev.fingerprint = Some(fp);
+            }
         }
     }
     Some(())
+}
+
+fn is_fingerprint(fp: &str) -> bool {
+    fp.starts_with("SHA256:") || fp.starts_with("MD5:") || fp.contains(':')
+}
+
+/// A certificate's key info, after its type (`ED25519-CERT`, `RSA-CERT`, `ECDSA-SK-CERT`,
+/// ...): `[<fingerprint> ]ID <key id> (serial <N>) CA <type> <CA fingerprint>[, <info>]`.
+/// OpenSSH before 8.0 logged no fingerprint of the key itself. The key ID is the CA's
+/// free text and may hold anything, so it ends at the last `(serial N) CA` that reads.
+fn certificate_key<'a>(key_type: &'a str, rest: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
+    let (fingerprint, body) = match rest.strip_prefix("ID ") {
+        Some(body) => (None, body),
+        None => {
+            let (fp, r) = super::next_token(rest);
+            (Some(fp).filter(|fp| is_fingerprint(fp)), r.strip_prefix("ID ")?)
+        }
+    };
+    let mut end = body.len();
+    while let Some(at) = body[..end].rfind_short(" (serial ") {
+        let certificate = body[at + 9..].split_once_short(") CA ").and_then(|(serial, ca)| {
+            let (ca_key_type, r) = super::next_token(ca);
+            let (ca_fingerprint, _) = super::next_token(r);
+            let ca_fingerprint = ca_fingerprint.trim_end_matches(',');
+            let fits = !ca_key_type.is_empty() && is_fingerprint(ca_fingerprint);
+            fits.then_some(Certificate {
+                key_id: &body[..at],
+                serial: serial.parse().ok()?,
+                ca_key_type,
+                ca_fingerprint,
+            })
+        });
+        if certificate.is_some() {
+            ev.key_type = Some(key_type);
+            ev.fingerprint = fingerprint;
+            ev.certificate = certificate;
+            return Some(());
+        }
+        end = at;
+    }
+    None
 }
 
 /// Where the reason of a `Disconnecting` line starts (its `: `). Old sshd writes
@@ -806,6 +864,57 @@ mod tests {
             (e.outcome, e.fingerprint),
             (Some(Outcome::Failed), Some("MD5:39:33:99:e9:a0:dc:f2:33:a3:e5:72:3b:7c:3a:56:84"))
         );
+    }
+
+    /// sshd's two ways of logging a user certificate (OpenSSH 8.0 added the key's own
+    /// fingerprint), and key IDs holding what sshd writes after them.
+    #[test]
+    fn certificate_logins() {
+        let ca = "SHA256:Q2VydGlmaWNhdGVBdXRob3JpdHlGaW5nZXJwcmludA";
+        let key = "SHA256:VXNlcktleUZpbmdlcnByaW50T2ZBbGljZUZvclRlc3Q";
+        let cases: [(&str, Option<&str>, &str, u64); 5] = [
+            ("ED25519-CERT {key} ID alice@example.com (serial 42) CA ED25519 {ca}", Some(key), "alice@example.com", 42),
+            (
+                "RSA-CERT ID vault-oidc-alice-6b1e (serial 18446744073709551615) CA RSA {ca}",
+                None,
+                "vault-oidc-alice-6b1e",
+                u64::MAX,
+            ),
+            ("ECDSA-SK-CERT {key} ID  (serial 0) CA ED25519 {ca}", Some(key), "", 0),
+            // The key ID is the CA's free text: it ends at the last `(serial N) CA` that reads.
+            (
+                "ED25519-CERT {key} ID bob (serial 1) CA ED25519 {ca} (x) (serial 7) CA ED25519 {ca}",
+                Some(key),
+                "bob (serial 1) CA ED25519 SHA256:Q2VydGlmaWNhdGVBdXRob3JpdHlGaW5nZXJwcmludA (x)",
+                7,
+            ),
+            ("ED25519-CERT {key} ID carol (serial 3) CA ED25519 {ca}, extra", Some(key), "carol", 3),
+        ];
+        for (info, fingerprint, key_id, serial) in cases {
+            let info = info.replace("{key}", key).replace("{ca}", ca);
+            let line = format!(
+                "Mar 16 08:25:22 h sshd[1]: Accepted publickey for ubuntu from 192.0.2.7 port 50022 ssh2: {info}"
+            );
+            let e = ev(&line);
+            assert_eq!((e.user, e.ip, e.port), (Some("ubuntu"), Some("192.0.2.7"), Some(50022)), "{info}");
+            assert_eq!(e.fingerprint, fingerprint, "{info}");
+            let c = e.certificate.unwrap_or_else(|| panic!("{info}"));
+            assert_eq!((c.key_id, c.serial, c.ca_fingerprint), (key_id, serial, ca), "{info}");
+            assert!(e.key_type.is_some_and(|t| t.contains("-CERT")) && c.ca_key_type.len() > 2, "{info}");
+        }
+        // No `(serial N) CA <type> <fingerprint>`: not read as a certificate.
+        for info in [
+            "ED25519-CERT {key} ID alice",
+            "ED25519-CERT {key} ID alice (serial x) CA ED25519 {ca}",
+            "ED25519-CERT {key} alice (serial 1) CA ED25519 {ca}",
+        ] {
+            let info = info.replace("{key}", key).replace("{ca}", ca);
+            let line = format!(
+                "Mar 16 08:25:22 h sshd[1]: Accepted publickey for ubuntu from 192.0.2.7 port 50022 ssh2: {info}"
+            );
+            let e = ev(&line);
+            assert_eq!((e.certificate, e.fingerprint), (None, None), "{info}");
+        }
     }
 
     #[test]
