@@ -61,6 +61,8 @@ struct EventMembers {
     /// Members of `user`, `objectRef` and `responseStatus`, read in the same walk.
     username: Option<Member>,
     groups: Option<Member>,
+    /// `user.extra`: for a pod's ServiceAccount token, the pod and its node.
+    user_extra: Option<Member>,
     api_group: Option<Member>,
     resource: Option<Member>,
     subresource: Option<Member>,
@@ -110,6 +112,7 @@ impl EventMembers {
         let slot = match (outer, name) {
             (names::USER, names::USERNAME) if !user_seen => &mut self.username,
             (names::USER, names::GROUPS) if !user_seen => &mut self.groups,
+            (names::USER, names::EXTRA) if !user_seen => &mut self.user_extra,
             (names::OBJECT_REF, names::API_GROUP) if !object_ref_seen => &mut self.api_group,
             (names::OBJECT_REF, names::RESOURCE) if !object_ref_seen => &mut self.resource,
             (names::OBJECT_REF, names::SUBRESOURCE) if !object_ref_seen => &mut self.subresource,
@@ -215,6 +218,7 @@ mod names {
     pub const ANNOTATIONS: Name = Name::of("annotations");
     pub const USERNAME: Name = Name::of("username");
     pub const GROUPS: Name = Name::of("groups");
+    pub const EXTRA: Name = Name::of("extra");
     pub const API_GROUP: Name = Name::of("apiGroup");
     pub const RESOURCE: Name = Name::of("resource");
     pub const SUBRESOURCE: Name = Name::of("subresource");
@@ -464,7 +468,11 @@ impl KubeAudit {
 
         // The actor, and the impersonated one.
         let actor = identity.actor(&username);
-        write_actor(actor_out, &actor);
+        let pod = match actor.kind {
+            ActorKind::ServiceAccount => bound_pod(b, e.user_extra),
+            _ => [None, None],
+        };
+        write_actor(actor_out, &actor, pod);
         if let Some(ecs) = ecs {
             // Decoded or plain ASCII: UTF-8 either way.
             ecs.action.push_str(std::str::from_utf8(&verb).unwrap_or_default());
@@ -484,7 +492,8 @@ impl KubeAudit {
         if let Some(imp) = impersonated.and_then(|m| m.value_str_at(b)) {
             actor_out.pop();
             actor_out.extend_from_slice(b",\"impersonated\":");
-            write_actor(actor_out, &identity.actor(&imp));
+            // An impersonator chooses the impersonated user's extra: no pod is read from it.
+            write_actor(actor_out, &identity.actor(&imp), [None, None]);
             actor_out.push(b'}');
         }
         Ok(Some(Verdict { drop: false, rule: decision.rule, stripped, text: b, end }))
@@ -570,7 +579,27 @@ fn has_managed_fields(body: &[u8]) -> bool {
     find_bytes(body, b"\"managedFields\"").is_some()
 }
 
-fn write_actor(out: &mut Vec<u8>, actor: &Actor) {
+/// The pod and node a ServiceAccount token was bound to, which the apiserver's token
+/// authenticator writes in the user's extra (`pod-name` since Kubernetes 1.12, `node-name`
+/// since 1.30).
+fn bound_pod(b: &[u8], extra: Option<Member>) -> [Option<Cow<'_, str>>; 2] {
+    let keys = [&b"authentication.kubernetes.io/pod-name"[..], b"authentication.kubernetes.io/node-name"];
+    object_members(b, extra, keys).map(|values| {
+        let mut first = None;
+        string_items(b, values, |item| {
+            if first.is_none() {
+                first = match item {
+                    Cow::Borrowed(s) => std::str::from_utf8(s).ok().map(Cow::Borrowed),
+                    Cow::Owned(s) => String::from_utf8(s).ok().map(Cow::Owned),
+                };
+            }
+        });
+        first
+    })
+}
+
+/// `pod`: [`bound_pod`]'s pod and node, written in a ServiceAccount's object.
+fn write_actor(out: &mut Vec<u8>, actor: &Actor, pod: [Option<Cow<str>>; 2]) {
     out.extend_from_slice(b"{\"kind\":");
     json::write_str(out, actor.kind.as_str());
     if let Some(email) = &actor.email {
@@ -582,6 +611,13 @@ fn write_actor(out: &mut Vec<u8>, actor: &Actor) {
         json::write_str(out, ns);
         out.extend_from_slice(b",\"name\":");
         json::write_str(out, name);
+        let [pod, node] = pod;
+        for (key, value) in [(&b",\"pod\":"[..], pod), (b",\"node\":", node)] {
+            if let Some(value) = value {
+                out.extend_from_slice(key);
+                json::write_str(out, &value);
+            }
+        }
         out.push(b'}');
     }
     if let Some(node) = actor.node.filter(|_| actor.kind == ActorKind::Node) {

@@ -461,6 +461,42 @@ fn actors_and_review_flags() {
             json!({"kind":"system"}),
             Value::Null,
         ),
+        (
+            // A pod's ServiceAccount token: the apiserver names the pod and its node.
+            event(
+                "get",
+                json!({"username":"system:serviceaccount:ci:deployer","extra":{
+                    "authentication.kubernetes.io/credential-id":["JTI=1"],
+                    "authentication.kubernetes.io/node-name":["worker-\"3"],
+                    "authentication.kubernetes.io/pod-name":["deployer-7f9c8","second"]}}),
+                pod(None),
+                json!({}),
+            ),
+            json!({"kind":"serviceaccount","serviceaccount":{"namespace":"ci","name":"deployer","pod":"deployer-7f9c8","node":"worker-\"3"}}),
+            Value::Null,
+        ),
+        (
+            // Only a ServiceAccount's extra is the token authenticator's; not a string: no pod.
+            event(
+                "get",
+                json!({"username":"system:serviceaccount:ci:deployer","extra":{"authentication.kubernetes.io/pod-name":[7]}}),
+                pod(None),
+                json!({"impersonatedUser":{"username":"system:serviceaccount:ci:x","extra":{"authentication.kubernetes.io/pod-name":["p"]}}}),
+            ),
+            json!({"kind":"serviceaccount","serviceaccount":{"namespace":"ci","name":"deployer"},
+                "impersonated":{"kind":"serviceaccount","serviceaccount":{"namespace":"ci","name":"x"}}}),
+            json!(["impersonation"]),
+        ),
+        (
+            event(
+                "get",
+                json!({"username":"oidc:bob@example.com","extra":{"authentication.kubernetes.io/pod-name":["p"]}}),
+                pod(None),
+                json!({}),
+            ),
+            json!({"kind":"human","email":"bob@example.com"}),
+            Value::Null,
+        ),
     ];
     for (record, actor, review) in cases {
         let out = kept(json(&mut h, &record));
