@@ -298,6 +298,7 @@ pub mod flags {
     pub const EXEC: &str = "exec";
     pub const ATTACH: &str = "attach";
     pub const PORT_FORWARD: &str = "port_forward";
+    pub const DEBUG_CONTAINER: &str = "debug_container";
     pub const SECRET_ACCESS: &str = "secret_access";
     pub const RBAC_CHANGE: &str = "rbac_change";
     pub const AUTH_FAILURE: &str = "auth_failure";
@@ -430,16 +431,28 @@ impl KubeAudit {
 
         // Review flags.
         let core = object_ref.is_some() && api_group.is_empty();
+        let writes = matches!(verb.as_ref(), b"create" | b"update" | b"patch" | b"delete" | b"deletecollection");
         match (core && *resource == *b"pods", subresource.as_ref()) {
             (true, b"exec") => review.push(flags::EXEC),
             (true, b"attach") => review.push(flags::ATTACH),
             (true, b"portforward") => review.push(flags::PORT_FORWARD),
+            // `kubectl debug`: a container of the user's choosing added to a running pod.
+            (true, b"ephemeralcontainers") if writes => review.push(flags::DEBUG_CONTAINER),
             _ => {}
+        }
+        // The kubelet's own exec, attach and port-forward, reached through the node proxy:
+        // the pod's subresources are never asked for.
+        if core && *resource == *b"nodes" && *subresource == *b"proxy" {
+            match request_info::kubelet_endpoint(&request_info::request_path(&request_uri)) {
+                Some(b"exec" | b"run") => review.push(flags::EXEC),
+                Some(b"attach") => review.push(flags::ATTACH),
+                Some(b"portForward") => review.push(flags::PORT_FORWARD),
+                _ => {}
+            }
         }
         if core && *resource == *b"secrets" {
             review.push(flags::SECRET_ACCESS);
         }
-        let writes = matches!(verb.as_ref(), b"create" | b"update" | b"patch" | b"delete" | b"deletecollection");
         if object_ref.is_some()
             && *api_group == *b"rbac.authorization.k8s.io"
             && matches!(resource.as_ref(), b"roles" | b"rolebindings" | b"clusterroles" | b"clusterrolebindings")

@@ -64,6 +64,28 @@ pub fn path_scope(path: &[u8]) -> Option<PathScope<'_>> {
     Some(scope)
 }
 
+/// What the kubelet is asked for through a `nodes/proxy` request
+/// (`/api/v1/nodes/{name}/proxy/{path}`, or the old `/api/v1/proxy/nodes/{name}/{path}`):
+/// the first part of the proxied path, such as `exec` or `metrics`. `path` is decoded,
+/// without the query.
+pub fn kubelet_endpoint(path: &[u8]) -> Option<&[u8]> {
+    let mut parts = Parts(Some(trim_slashes(path)));
+    let (api, version, mut first) = (parts.next()?, parts.next()?, parts.next()?);
+    let proxy_verb = first == b"proxy";
+    if proxy_verb {
+        first = parts.next()?;
+    }
+    if (api, version, first) != (&b"api"[..], &b"v1"[..], &b"nodes"[..]) {
+        return None;
+    }
+    parts.next()?; // the node's name
+    if !proxy_verb && parts.next()? != b"proxy" {
+        return None;
+    }
+    // The apiserver joins the rest to the kubelet's URL, whose router cleans the path.
+    Parts(Some(trim_slashes(parts.0?))).find(|p| !p.is_empty())
+}
+
 /// The parts of a path between its slashes, one slash search (eight bytes at a time) each.
 struct Parts<'a>(Option<&'a [u8]>);
 
@@ -166,6 +188,27 @@ mod tests {
             let got = path_scope(path.as_bytes()).map(|s| (String::from_utf8_lossy(s.namespace).into_owned(), s.named));
             let want = want.map(|(ns, named)| (ns.to_owned(), named));
             assert_eq!(got, want, "{path}");
+        }
+    }
+
+    #[test]
+    fn kubelet_endpoints_of_node_proxy_requests() {
+        for (path, want) in [
+            ("/api/v1/nodes/worker-1/proxy/exec/default/web-1/app", Some("exec")),
+            ("/api/v1/nodes/worker-1:10250/proxy/run/default/web-1/app", Some("run")),
+            ("/api/v1/nodes/worker-1/proxy//attach/default/web-1/app", Some("attach")),
+            ("/api/v1/nodes/worker-1/proxy/portForward/default/web-1", Some("portForward")),
+            ("/api/v1/proxy/nodes/worker-1/exec/default/web-1/app", Some("exec")),
+            ("/api/v1/nodes/worker-1/proxy/metrics/cadvisor", Some("metrics")),
+            ("/api/v1/nodes/worker-1/proxy/", None),
+            ("/api/v1/nodes/worker-1/proxy", None),
+            ("/api/v1/nodes/worker-1/status", None),
+            ("/api/v1/namespaces/default/pods/web-1/proxy/exec", None),
+            ("/api/v1/namespaces/default/services/web/proxy/exec", None),
+            ("/apis/x/v1/nodes/worker-1/proxy/exec", None),
+        ] {
+            let got = kubelet_endpoint(path.as_bytes()).map(|p| String::from_utf8_lossy(p).into_owned());
+            assert_eq!(got.as_deref(), want, "{path}");
         }
     }
 

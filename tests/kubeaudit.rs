@@ -507,6 +507,35 @@ fn actors_and_review_flags() {
     }
 }
 
+/// A shell in a pod without the pod's `exec`: the kubelet's endpoints through the node
+/// proxy, and `kubectl debug`'s ephemeral containers (synthetic events: the corpus has none).
+#[test]
+fn exec_by_other_roads_is_flagged() {
+    let mut h = host();
+    let bob = json!({"username":"oidc:bob@example.com","groups":["system:authenticated"]});
+    let node_proxy = json!({"resource":"nodes","name":"worker-1","subresource":"proxy","apiVersion":"v1"});
+    let debug = json!({"resource":"pods","namespace":"web","name":"web-1","subresource":"ephemeralcontainers","apiVersion":"v1"});
+    for (verb, object_ref, uri, want) in [
+        (
+            "create",
+            &node_proxy,
+            "/api/v1/nodes/worker-1/proxy/exec/web/web-1/app?command=sh&stdin=true",
+            json!(["exec"]),
+        ),
+        ("create", &node_proxy, "/api/v1/nodes/worker-1/proxy/run/web/web-1/app?cmd=id", json!(["exec"])),
+        ("get", &node_proxy, "/api/v1/nodes/worker-1/proxy/%61ttach/web/web-1/app", json!(["attach"])),
+        ("create", &node_proxy, "/api/v1/nodes/worker-1/proxy/portForward/web/web-1", json!(["port_forward"])),
+        ("get", &node_proxy, "/api/v1/nodes/worker-1/proxy/metrics/cadvisor", Value::Null),
+        ("get", &node_proxy, "/api/v1/nodes/worker-1/proxy/stats/summary?exec=1", Value::Null),
+        ("patch", &debug, "/api/v1/namespaces/web/pods/web-1/ephemeralcontainers", json!(["debug_container"])),
+        ("update", &debug, "/api/v1/namespaces/web/pods/web-1/ephemeralcontainers", json!(["debug_container"])),
+        ("get", &debug, "/api/v1/namespaces/web/pods/web-1/ephemeralcontainers", Value::Null),
+    ] {
+        let record = event(verb, bob.clone(), Some(object_ref.clone()), json!({"requestURI": uri}));
+        let out = kept(json(&mut h, &record));
+        assert_eq!(out["review"], want, "{verb} {uri}");
+    }
+}
 #[test]
 fn an_event_in_a_log_string_is_handled_and_keeps_its_wrapper() {
     // tail without a parser: the event is a JSON string in `log`, beside pipeline metadata.
