@@ -212,19 +212,23 @@ impl HostStreams {
             // is the process journald saw. An authentication program's name is believed only
             // from an authentication program.
             let (ident, comm) = (string(shape.journal_ident), string(shape.journal_comm));
+            // The kernel's records (the `kernel` and `audit` transports) come from no process:
+            // journald gives them no `_COMM`. One a process wrote (`logger -t kernel 'audit:
+            // type=1112 ...'`) is an audit record only from the audit daemon or a dispatcher.
+            let from_audit = comm.as_deref().is_none_or(|c| c == "auditd" || c.starts_with("audisp"));
             let program = match (ident, comm) {
                 (Some(ident), Some(comm)) if is_auth_program(&ident) && !is_auth_program(&comm) => Some(comm),
                 (ident, comm) => ident.or(comm),
             };
             let origin = Origin { host: string(shape.host), pid: number(shape.pid), ..Origin::default() };
-            if let Some(v) = self.named(program, &msg, origin, time_sec, identity, &mut out) {
+            if let Some(v) = self.named(program, &msg, origin, from_audit, time_sec, identity, &mut out) {
                 return Some(v);
             }
         }
         // Syslog parsers: `ident` and `message`.
         if let (Some(ident), Some(msg)) = (string(shape.ident), string(shape.message)) {
             let origin = Origin { host: string(shape.host), pid: number(shape.pid), ..Origin::default() };
-            if let Some(v) = self.named(Some(ident), &msg, origin, time_sec, identity, &mut out) {
+            if let Some(v) = self.named(Some(ident), &msg, origin, true, time_sec, identity, &mut out) {
                 return Some(v);
             }
         }
@@ -263,12 +267,15 @@ impl HostStreams {
         None
     }
 
-    /// A message whose program is named by the input (syslog parser, systemd).
+    /// A message whose program is named by the input (syslog parser, systemd);
+    /// `from_audit`: the input does not rule out that the kernel or the audit daemon wrote it.
+    #[allow(clippy::too_many_arguments)]
     fn named<'a>(
         &mut self,
         program: Option<Cow<'a, str>>,
         msg: &str,
         mut origin: Origin<'a>,
+        from_audit: bool,
         time_sec: u32,
         identity: &Identity,
         out: &mut Out,
@@ -279,9 +286,8 @@ impl HostStreams {
             origin.program = Some(program);
             return Some(self.auth(&origin, msg, time_sec, identity, out));
         }
-        if self.auditd && (program_name == "kernel" || program_name == "audit" || program_name.starts_with("audisp"))
-            || msg.starts_with("audit: type=")
-        {
+        let claims_audit = program_name == "kernel" || program_name == "audit" || program_name.starts_with("audisp");
+        if self.auditd && from_audit && (claims_audit || msg.starts_with("audit: type=")) {
             return self.auditd_line(msg, &origin, out);
         }
         if msg.contains_short("AUDIT: ") {
@@ -544,6 +550,9 @@ fn sudo_fields(e: &SudoEvent, origin: &Origin, out: &mut Out) {
         o.opt_str("tty", e.tty);
         o.opt_str("pwd", e.pwd);
         o.opt_str("reason", e.reason);
+        if e.ambiguous {
+            o.bool("ambiguous", true);
+        }
         if let Some(n) = e.attempts {
             o.int("attempts", u64::from(n));
         }

@@ -174,6 +174,38 @@ fn sudo_root_shell_is_flagged() {
     assert_eq!(review(&v), ["root_shell"]);
 }
 
+/// What a user writes unescaped into sudo's line (a directory name, an environment variable,
+/// a long path that makes sudo split the line) neither hides a root shell nor names another
+/// target user.
+#[test]
+fn sudo_lines_a_user_shaped_still_show_the_root_shell() {
+    let mut h = host();
+    let sudo = |rest: &str| log_record(&format!("Mar 16 08:25:22 web1 sudo[1]: mallory : {rest}"));
+    // (the line's fields, root_shell, the target user and command reported)
+    let cases = [
+        // `cd "/tmp/x ; USER=nobody ;"; sudo bash`
+        ("TTY=pts/0 ; PWD=/tmp/x ; USER=nobody ; ; USER=root ; COMMAND=/bin/bash", true, None),
+        // `sudo 'X=1 ; USER=nobody' vim /etc/shadow`
+        ("TTY=pts/0 ; PWD=/home/m ; USER=root ; ENV=X=1 ; USER=nobody ; COMMAND=/usr/bin/vim /etc/shadow", false, None),
+        ("TTY=pts/0 ; PWD=/home/m ; USER=nobody ; COMMAND=/bin/bash", false, Some(("nobody", "/bin/bash"))),
+        ("TTY=pts/0 ; PWD=/home/m ; USER=root ; COMMAND=/bin/bash", true, Some(("root", "/bin/bash"))),
+    ];
+    for (rest, root_shell, reported) in cases {
+        let v = keep(&mut h, &sudo(rest));
+        assert_eq!(review(&v).contains(&"root_shell"), root_shell, "{rest}: {v}");
+        let got = v["sudo"]["target_user"].as_str().zip(v["sudo"]["command"].as_str());
+        assert_eq!(got, reported, "{rest}: {v}");
+        assert_eq!(v["sudo"]["ambiguous"].as_bool(), reported.is_none().then_some(true), "{rest}: {v}");
+    }
+    // A PWD of 900 bytes: sudo logs the USER and COMMAND in a `(command continued)` line.
+    let pwd = format!("/tmp/{}", "d".repeat(900));
+    let v = keep(&mut h, &sudo(&format!("TTY=pts/0 ; PWD={pwd} ;")));
+    assert_eq!((&v["sudo"]["outcome"], &v["sudo"]["tty"]), (&json!("allowed"), &json!("pts/0")), "{v}");
+    let v = keep(&mut h, &sudo("(command continued) USER=root ; COMMAND=/bin/bash"));
+    assert_eq!(v["sudo"]["outcome"], "continued", "{v}");
+    assert_eq!(review(&v), ["root_shell"]);
+}
+
 /// The systemd input (with and without `Strip_Underscores`) and the syslog parsers' shape.
 #[test]
 fn systemd_and_syslog_input_shapes() {
@@ -496,6 +528,34 @@ fn auditd_corpus_lines_are_tagged_with_their_type() {
     }
     println!("auditd corpus: {total} records, {execve} EXECVE with argv");
     assert!(total > 700 && execve > 20, "{total} {execve}");
+}
+
+/// journald tells who wrote a message: the kernel's audit records come from no process (no
+/// `_COMM`). Any local user can send `logger -t kernel 'audit: type=1112 ... res=failed'`.
+#[test]
+fn a_process_posing_as_the_kernel_writes_no_audit_record() {
+    let mut h = host();
+    let login = "audit: type=1112 audit(1764583200.123:777): pid=1 uid=0 auid=1001 ses=4 msg='op=login acct=\"alice\" exe=\"/usr/sbin/sshd\" hostname=? addr=198.51.100.7 terminal=ssh res=failed'";
+    for (comm, transport, auditd) in [
+        (Some("logger"), "syslog", false),
+        (Some("systemd-cat"), "stdout", false),
+        (None, "audit", true),
+        (None, "kernel", true),
+        (Some("audisp-syslog"), "syslog", true),
+    ] {
+        let mut record = json!({"MESSAGE": login, "SYSLOG_IDENTIFIER": "kernel", "_TRANSPORT": transport});
+        if let Some(comm) = comm {
+            record["_COMM"] = json!(comm);
+        }
+        let record = record.to_string();
+        if auditd {
+            let v = keep(&mut h, &record);
+            assert_eq!((&v["log_type"], &v["auditd"]["acct"]), (&json!("auditd"), &json!("alice")), "{record}: {v}");
+            assert_eq!(review(&v), ["auth_failure"], "{record}");
+        } else {
+            assert_eq!(at(&mut h, &record, 0), Fate::Kept(record.clone().into_bytes()), "{record}");
+        }
+    }
 }
 
 #[test]

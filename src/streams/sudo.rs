@@ -24,6 +24,8 @@ pub enum Outcome {
     AuthFailure,
     SessionOpened,
     SessionClosed,
+    /// `(command continued)`: the rest of a line sudo split (at about 960 bytes).
+    Continued,
 }
 
 impl Outcome {
@@ -38,11 +40,12 @@ impl Outcome {
             Outcome::AuthFailure => "auth_failure",
             Outcome::SessionOpened => "session_opened",
             Outcome::SessionClosed => "session_closed",
+            Outcome::Continued => "continued",
         }
     }
 
     pub fn is_failure(self) -> bool {
-        !matches!(self, Outcome::Allowed | Outcome::SessionOpened | Outcome::SessionClosed)
+        !matches!(self, Outcome::Allowed | Outcome::SessionOpened | Outcome::SessionClosed | Outcome::Continued)
     }
 }
 
@@ -67,9 +70,12 @@ pub struct SudoEvent<'a> {
     pub reason: Option<&'a str>,
     /// Count from `N incorrect password attempts`.
     pub attempts: Option<u32>,
-    /// A `USER=root` is among the key/value fields, whichever `USER=` [`SudoEvent::target_user`]
-    /// took: `PWD` and `ENV` are written unescaped, so either can hold a `USER=` of its own.
-    pub root_named: bool,
+    /// sudo's key/value text (`TTY=... ; COMMAND=...`), or the text of a continuation.
+    fields: &'a str,
+    /// The line holds more than one `USER=` or `COMMAND=` field: `PWD`, `ENV` and the
+    /// command are written unescaped, so which is sudo's cannot be told, and
+    /// [`SudoEvent::target_user`] and [`SudoEvent::command`] are left empty.
+    pub ambiguous: bool,
 }
 
 const SHELLS: [&str; 9] = ["sh", "bash", "zsh", "dash", "ksh", "fish", "csh", "tcsh", "su"];
@@ -87,38 +93,51 @@ impl SudoEvent<'_> {
             Tool::Su => to_root(self.target_user) && self.outcome == Outcome::Allowed,
             Tool::Sudo if self.outcome == Outcome::SessionClosed => false,
             Tool::Sudo => {
-                // sudo writes PWD and ENV as they are: in a directory named `x ; COMMAND=/usr/bin/id`
-                // the real `USER=root ; COMMAND=/bin/bash` reads as part of the command, and
-                // `sudo 'X=1 ; USER=nobody' bash` logs a second `USER=`. Any reading counts, and
-                // any `USER=root` among its fields.
-                let mut target = self.target_user;
-                let mut root_named = self.root_named;
-                let mut command = self.command;
-                while let Some(cmd) = command {
-                    if (root_named || to_root(target)) && is_shell_command(cmd) {
-                        return true;
-                    }
-                    // The next reading's fields are the ones between this `COMMAND=` and the next.
-                    command = None;
-                    root_named = false;
-                    let mut rest = cmd;
-                    while let Some((_, next)) = rest.split_once_short(" ; ") {
-                        if let Some(later) = next.strip_prefix("COMMAND=") {
-                            command = Some(later);
-                            break;
+                // sudo writes PWD, ENV and the command as they are: in a directory named
+                // `x ; USER=nobody ;` the real `USER=root` reads as `; ; USER=root`, and
+                // `sudo 'X=1 ; USER=nobody' bash` logs a second `USER=` after sudo's. Every
+                // reading counts: a shell `COMMAND=` after any `USER=root`, or after no
+                // `USER=` at all (the default target, or a continuation), is a root shell.
+                let (mut users, mut root) = (false, false);
+                for field in key_fields(self.fields) {
+                    match field {
+                        KeyField::User(user) => {
+                            users = true;
+                            root |= user == "root";
                         }
-                        if let Some(user) = next.strip_prefix("USER=") {
-                            let user = user.split_once_short(" ; ").map_or(user, |(u, _)| u);
-                            target = Some(user);
-                            root_named |= user == "root";
-                        }
-                        rest = next;
+                        KeyField::Command(command) if (root || !users) && is_shell_command(command) => return true,
+                        KeyField::Command(_) => {}
                     }
                 }
                 false
             }
         }
     }
+}
+
+/// A `USER=` or `COMMAND=` field of sudo's key/value text.
+enum KeyField<'a> {
+    User(&'a str),
+    /// The rest of the line: the command and its arguments.
+    Command(&'a str),
+}
+
+/// Every `USER=` and `COMMAND=` that starts the text or follows a ` ; `, in order. Each
+/// `;` is looked at on its own: in `; ; USER=root` the two separators share a space.
+fn key_fields(text: &str) -> impl Iterator<Item = KeyField<'_>> {
+    let b = text.as_bytes();
+    let separators =
+        (1..b.len().saturating_sub(1)).filter(move |&i| b[i] == b';' && b[i - 1] == b' ' && b[i + 1] == b' ');
+    std::iter::once(0).chain(separators.map(|i| i + 2)).filter_map(move |i| {
+        let rest = &text[i..];
+        if let Some(user) = rest.strip_prefix("USER=") {
+            // A part sudo split ends in ` ;`.
+            let user = user.split_once_short(" ; ").map_or(user, |(u, _)| u);
+            Some(KeyField::User(user.trim_end_matches([' ', ';'])))
+        } else {
+            rest.strip_prefix("COMMAND=").map(|command| KeyField::Command(command.trim_end()))
+        }
+    })
 }
 
 fn is_shell_command(cmd: &str) -> bool {
@@ -148,7 +167,8 @@ fn event(tool: Tool, outcome: Outcome) -> SudoEvent<'static> {
         pwd: None,
         reason: None,
         attempts: None,
-        root_named: false,
+        fields: "",
+        ambiguous: false,
     }
 }
 
@@ -159,14 +179,19 @@ pub fn parse(message: &str) -> Option<SudoEvent<'_>> {
         return pam(Tool::Sudo, m);
     }
     let (user, rest) = m.split_once_short(" : ")?;
+    let fields = rest.trim_start();
     let user = user.trim();
     if user.is_empty() || user.contains(' ') {
         return None;
     }
-    if rest.trim_start().starts_with("(command continued)") {
-        // The rest of a line sudo split (about 1,000 bytes): neither a refusal nor a command of
-        // its own. Tagged, without fields or flags.
-        return None;
+    if let Some(continued) = rest.trim_start().strip_prefix("(command continued)") {
+        // The rest of a line sudo split: no refusal (a reason comes first), and no fields of
+        // its own to report, but it may hold the `USER=` and `COMMAND=` a long PWD pushed
+        // out of the first part.
+        let mut ev = event(Tool::Sudo, Outcome::Continued);
+        ev.user = Some(user);
+        ev.fields = continued.trim_start();
+        return Some(ev);
     }
     let mut ev = event(Tool::Sudo, Outcome::Allowed);
     ev.user = Some(user);
@@ -180,17 +205,15 @@ pub fn parse(message: &str) -> Option<SudoEvent<'_>> {
         }
         let (seg, next) = rest.split_once_short(" ; ").unwrap_or((rest, ""));
         rest = next;
-        let seg = seg.trim();
+        // The first part of a line sudo split ends in ` ;`.
+        let seg = seg.trim().trim_end_matches(" ;");
         match seg.split_once('=') {
             Some((k, v)) if k.bytes().all(|b| b.is_ascii_uppercase()) && !k.is_empty() => {
                 seen_kv = true;
                 match k {
                     "TTY" => ev.tty = Some(v),
                     "PWD" => ev.pwd = Some(v),
-                    "USER" => {
-                        ev.target_user = Some(v);
-                        ev.root_named |= v == "root";
-                    }
+                    "USER" => ev.target_user = Some(v),
                     _ => {}
                 }
             }
@@ -203,6 +226,19 @@ pub fn parse(message: &str) -> Option<SudoEvent<'_>> {
     }
     if !seen_kv {
         return None;
+    }
+    ev.fields = fields;
+    let (mut users, mut commands) = (0, 0);
+    for field in key_fields(ev.fields) {
+        match field {
+            KeyField::User(_) => users += 1,
+            KeyField::Command(_) => commands += 1,
+        }
+    }
+    if users > 1 || commands > 1 {
+        ev.ambiguous = true;
+        ev.target_user = None;
+        ev.command = None;
     }
     Some(ev)
 }
@@ -375,14 +411,18 @@ mod tests {
         assert_eq!((e.target_user, e.command), (Some("postgres"), Some("/bin/sh -c echo a ; echo b")));
         assert!(!e.root_shell());
 
-        // Synthetic: a PWD (or a command) holding ` ; COMMAND=` makes the line readable two ways;
-        // a root shell in either reading is flagged, the way the target user reads there.
+        // Synthetic: a PWD, an ENV or a command holding ` ; USER=` or ` ; COMMAND=` makes the
+        // line readable several ways; a shell COMMAND after any USER=root (or none) is flagged.
         for (rest, root_shell) in [
             ("PWD=/tmp/x ; COMMAND=/usr/bin/id ; USER=root ; COMMAND=/bin/bash", true),
             ("PWD=/tmp/x ; COMMAND=/usr/bin/id ; USER=bob ; COMMAND=/bin/bash", false),
             ("PWD=/tmp/x ; COMMAND=/usr/bin/id ; COMMAND=/bin/sh -i", true),
             ("PWD=/tmp/x ; USER=bob ; COMMAND=/usr/bin/id ; USER=root ; TSID=1 ; COMMAND=/bin/su -", true),
-            ("PWD=/tmp/x ; USER=root ; COMMAND=/usr/bin/id ; USER=bob ; COMMAND=/bin/bash", false),
+            ("PWD=/tmp/x ; USER=root ; COMMAND=/usr/bin/id ; USER=bob ; COMMAND=/bin/bash", true),
+            // A directory named `x ; USER=nobody ;`: sudo's own separator shares a space.
+            ("PWD=/tmp/x ; USER=nobody ; ; USER=root ; COMMAND=/bin/bash", true),
+            ("PWD=/tmp/x ; USER=nobody ; ; USER=bob ; COMMAND=/bin/bash", false),
+            ("PWD=/tmp/x ; USER=nobody ; ; ; USER=root ; COMMAND=/bin/bash", true),
             // An environment variable (`sudo 'X=1 ; USER=nobody' bash`) naming another target.
             ("PWD=/home/m ; USER=root ; ENV=X=1 ; USER=nobody ; COMMAND=/bin/bash", true),
             ("PWD=/tmp/a ; COMMAND=/usr/bin/id ; USER=root ; ENV=X=1 ; USER=nobody ; COMMAND=/bin/bash", true),
@@ -390,7 +430,39 @@ mod tests {
             ("PWD=/tmp ; USER=root ; COMMAND=/bin/echo COMMAND=/bin/bash", false),
         ] {
             let line = format!("Mar 16 08:25:22 web1 sudo: mallory : TTY=pts/0 ; {rest}");
-            assert_eq!(sudo(&line).root_shell(), root_shell, "{rest}");
+            let e = sudo(&line);
+            assert_eq!(e.root_shell(), root_shell, "{rest}");
+            // With two USER or two COMMAND fields, which are sudo's cannot be told: neither
+            // is reported.
+            let ambiguous = rest.matches("USER=").count() > 1 || rest.matches(" ; COMMAND=").count() > 1;
+            assert_eq!(e.ambiguous, ambiguous, "{rest}");
+            assert_eq!(e.target_user.is_none() && e.command.is_none(), ambiguous, "{rest}");
+        }
+    }
+
+    /// sudo splits a line longer than about 960 bytes at a space; the parts after the
+    /// first are `(command continued)` lines, and a long PWD pushes USER and COMMAND there.
+    #[test]
+    fn split_lines() {
+        let pwd = format!("/tmp/{}", "d".repeat(900));
+        let line = format!("Mar 16 08:25:22 web1 sudo: mallory : TTY=pts/0 ; PWD={pwd} ;");
+        let first = sudo(&line);
+        assert_eq!((first.outcome, first.tty, first.pwd), (Outcome::Allowed, Some("pts/0"), Some(pwd.as_str())));
+        assert!(!first.root_shell() && first.command.is_none());
+        for (rest, root_shell) in [
+            ("USER=root ; COMMAND=/bin/bash", true),
+            ("COMMAND=/bin/bash", true),
+            ("ddd ; USER=root ; COMMAND=/usr/bin/sudo -i", true),
+            ("USER=bob ; COMMAND=/bin/bash", false),
+            ("USER=root ; COMMAND=/usr/bin/id", false),
+            // The arguments of a long command.
+            ("-c 'echo bash' /tmp/COMMAND=/bin/bash", false),
+            ("; COMMAND=/bin/bash", false),
+        ] {
+            let line = format!("Mar 16 08:25:23 web1 sudo: mallory : (command continued) {rest}");
+            let e = sudo(&line);
+            assert_eq!((e.outcome, e.user, e.is_failure()), (Outcome::Continued, Some("mallory"), false), "{rest}");
+            assert_eq!(e.root_shell(), root_shell, "{rest}");
         }
     }
 
@@ -428,8 +500,12 @@ mod tests {
         assert_eq!((e.outcome, e.target_user), (Outcome::SessionClosed, Some("root")));
         assert!(parse("pam_tally2(sudo:auth): user zbadguy (4001) tally 6, deny 5").is_none());
         // Synthetic: the continuation of a line sudo split is no refusal.
-        for rest in ["(command continued) ; COMMAND=/bin/bash", "(command continued) /tmp/b/c d e"] {
-            assert!(parse(&format!("mallory : {rest}")).is_none(), "{rest}");
+        for rest in
+            ["(command continued) 3 incorrect password attempts ; TTY=pts/0", "(command continued) /tmp/b/c d e"]
+        {
+            let line = format!("mallory : {rest}");
+            let e = parse(&line).unwrap();
+            assert_eq!((e.outcome, e.reason), (Outcome::Continued, None), "{rest}");
         }
     }
 
