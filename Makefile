@@ -2,6 +2,8 @@
 CARGO  ?= cargo
 TARGET := wasm32-wasip1
 WASM   := build/audit_sieve.wasm
+# Where cargo builds: CARGO_TARGET_DIR when it is set.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
 .PHONY: all wasm demo test lint bench soak fuzz clean playground test-playground
 
@@ -13,7 +15,7 @@ $(WASM): Cargo.toml $(shell find src -type f) .cargo/config.toml
 	@rustup target list --installed 2>/dev/null | grep -qx $(TARGET) || rustup target add $(TARGET)
 	$(CARGO) build --lib --target $(TARGET) --profile wasm
 	@mkdir -p build
-	cp target/$(TARGET)/wasm/audit_sieve.wasm $@
+	cp $(TARGET_DIR)/$(TARGET)/wasm/audit_sieve.wasm $@
 	@echo "built $@ ($$(wc -c < $@) bytes)"
 
 # The main job: filter the bundled sample (or FILE=...) through the module.
@@ -46,11 +48,11 @@ lint:
 # Per-record cost per workload, beside three reference modules built here (bench/baselines).
 bench: $(WASM)
 	$(CARGO) build --quiet -p audit-sieve-baselines --target $(TARGET) --profile wasm
-	cp target/$(TARGET)/wasm/audit_sieve_baselines.wasm build/baseline_copy.wasm
+	cp $(TARGET_DIR)/$(TARGET)/wasm/audit_sieve_baselines.wasm build/baseline_copy.wasm
 	$(CARGO) build --quiet -p audit-sieve-baselines --target $(TARGET) --profile wasm --features value
-	cp target/$(TARGET)/wasm/audit_sieve_baselines.wasm build/baseline_value.wasm
+	cp $(TARGET_DIR)/$(TARGET)/wasm/audit_sieve_baselines.wasm build/baseline_value.wasm
 	$(CARGO) build --quiet -p audit-sieve-baselines --target $(TARGET) --profile wasm --features touch
-	cp target/$(TARGET)/wasm/audit_sieve_baselines.wasm build/baseline_touch.wasm
+	cp $(TARGET_DIR)/$(TARGET)/wasm/audit_sieve_baselines.wasm build/baseline_touch.wasm
 	$(CARGO) run --quiet --release --example bench
 
 # The browser playground: the same core crate, built for wasm32-unknown-unknown with
@@ -61,7 +63,7 @@ playground:
 	$(CARGO) build -p audit-sieve-playground --lib --target wasm32-unknown-unknown --profile wasm
 	rm -rf $(PLAYGROUND) && mkdir -p $(PLAYGROUND)
 	$(WASM_BINDGEN) --target web --no-typescript --out-dir $(PLAYGROUND) \
-		target/wasm32-unknown-unknown/wasm/audit_sieve_playground.wasm
+		$(TARGET_DIR)/wasm32-unknown-unknown/wasm/audit_sieve_playground.wasm
 	cp playground/www/* examples/sample.ndjson $(PLAYGROUND)/
 	@echo "built $(PLAYGROUND)/ (serve it, e.g. python3 -m http.server -d $(PLAYGROUND))"
 
