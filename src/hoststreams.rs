@@ -10,8 +10,9 @@
 //!   `Strip_Underscores`: `COMM`), with `_HOSTNAME` and `_PID`; kernel audit messages
 //!   (`audit: type=1300 audit(...)`) in `MESSAGE`;
 //! * `exec`: a line of `ausearch` output read by the exec input;
-//! * `record.message` (CloudNativePG's JSON log), with `record.user_name` as the database
-//!   user.
+//! * `record` (CloudNativePG's JSON log): `record.audit`, the record the instance manager
+//!   parsed (logger `pgaudit`), else a `record.message` that is pgaudit's; with
+//!   `record.user_name` as the database user.
 //!
 //! Nothing is looked at unless the record has one of these members, and each line is
 //! parsed once. A line of a known stream that does not parse is tagged with the stream
@@ -81,6 +82,8 @@ struct Shape {
     host: Option<Member>,
     pid: Option<Member>,
     record: Option<Member>,
+    /// CloudNativePG's `logger` (`pgaudit`, `postgres`, ...), beside `record`.
+    logger: Option<Member>,
 }
 
 impl Shape {
@@ -121,6 +124,11 @@ impl Shape {
                     continue;
                 }
                 "record" => &mut shape.record,
+                // Read only with `record`: no stream of its own.
+                "logger" => {
+                    shape.logger.get_or_insert(m);
+                    continue;
+                }
                 _ => continue,
             };
             if slot.is_none() {
@@ -254,15 +262,27 @@ impl HostStreams {
         if let Some(record) = shape.record.map(|m| m.value)
             && self.pgaudit
             && record.of(text).starts_with('{')
-            && let Ok([Some(m), user_name]) =
-                json::find_members(text.as_bytes(), record.start, ["message", "user_name"])
-            && let Some(msg) = json::as_str(text, m.value)
-            && msg.trim_start().starts_with("AUDIT: ")
+            && let Ok([message, user_name, audit]) =
+                json::find_members(text.as_bytes(), record.start, ["message", "user_name", "audit"])
         {
-            // The message field holds the message alone: pgaudit's starts it.
-            let db_user = user_name.and_then(|u| json::as_str(text, u.value));
+            let msg = string(message);
+            let db_user = string(user_name).filter(|u| !u.is_empty());
             let origin = Origin { db_user, ..Origin::default() };
-            return self.pgaudit_line(&msg, &origin, &mut out);
+            // CloudNativePG parsed the record itself: its fields are in `audit`, and the
+            // message, emptied, is left out or empty.
+            if let Some(audit) = audit.map(|m| m.value).filter(|a| a.of(text).starts_with('{'))
+                && string(shape.logger).as_deref() == Some(pgaudit::CNPG_LOGGER)
+                && msg.as_deref().is_none_or(str::is_empty)
+            {
+                return Some(self.cnpg_audit(text, audit.start, &origin, &mut out));
+            }
+            // CloudNativePG could not read pgaudit's CSV (logger `postgres`): the message
+            // field holds the message alone, and pgaudit's starts it.
+            if let Some(msg) = msg
+                && msg.trim_start().starts_with("AUDIT: ")
+            {
+                return self.pgaudit_line(&msg, &origin, &mut out);
+            }
         }
         None
     }
@@ -504,6 +524,18 @@ impl HostStreams {
             rec.db_user = origin.db_user.as_deref();
         }
         Some(self.pgaudit_record(&rec, origin, out))
+    }
+
+    /// CloudNativePG's `record.audit` object at `start`: kept tagged, without fields, when
+    /// its members do not make a record.
+    fn cnpg_audit(&self, text: &str, start: usize, origin: &Origin, out: &mut Out) -> Verdict {
+        let Ok(members) = json::find_members(text.as_bytes(), start, pgaudit::CNPG_AUDIT) else {
+            return Verdict::Keep(PGAUDIT);
+        };
+        let fields = members.map(|m| m.and_then(|m| m.value_str(text)));
+        let Some(mut rec) = pgaudit::from_cnpg(&fields) else { return Verdict::Keep(PGAUDIT) };
+        rec.db_user = origin.db_user.as_deref();
+        self.pgaudit_record(&rec, origin, out)
     }
 
     /// A parsed pgaudit record: dropped when the filter says so, its fields added otherwise.

@@ -768,6 +768,65 @@ fn pgaudit_filter_keeps_what_it_is_told() {
     assert_eq!(v["log_type"], "pgaudit");
 }
 
+/// CloudNativePG's instance manager parses pgaudit's CSV itself: logger `pgaudit`, the fields
+/// as strings in `record.audit` (empty ones left out), `record.message` emptied (left out,
+/// or written empty). Read as any other pgaudit record, and filtered.
+#[test]
+fn pgaudit_cloudnativepg_parsed_records() {
+    let config = "pgaudit:\n  filter:\n    include_objects: [app.users]\n    exclude_users: [app_backend]\n";
+    let mut h = host_with(Some(config), &[]);
+    let record = |logger: &str, user: &str, message: Option<&str>, audit: Value| {
+        let mut r = json!({"log_time": "2026-11-22 10:00:00.123 UTC", "user_name": user, "database_name": "app",
+            "process_id": "42", "error_severity": "LOG", "sql_state_code": "00000", "backend_type": "client backend",
+            "audit": audit});
+        if let Some(m) = message {
+            r["message"] = json!(m);
+        }
+        json!({"level": "info", "ts": "2026-11-22T10:00:00.123Z", "logger": logger, "msg": "record",
+            "logging_pod": "cluster-example-1", "record": r})
+        .to_string()
+    };
+    let update = json!({"audit_type": "OBJECT", "statement_id": "7", "substatement_id": "1", "class": "WRITE",
+        "command": "UPDATE", "object_type": "TABLE", "object_name": "app.users",
+        "statement": "UPDATE app.users SET email = 'x' WHERE id = 1", "parameter": "<not logged>", "rows": "1"});
+    for message in [None, Some("")] {
+        let v = keep(&mut h, &record("pgaudit", "alice", message, update.clone()));
+        assert_eq!(v["log_type"], "pgaudit", "{v}");
+        assert_eq!(
+            v["pgaudit"],
+            json!({"audit_type": "OBJECT", "statement_id": 7, "substatement_id": 1, "class": "WRITE",
+                "command": "UPDATE", "object_type": "TABLE", "object_name": "app.users",
+                "statement": "UPDATE app.users SET email = 'x' WHERE id = 1", "parameter": "<not logged>",
+                "rows": 1, "db_user": "alice"})
+        );
+        // The filter applies: the application's user, another object.
+        assert_eq!(json(&mut h, &record("pgaudit", "app_backend", message, update.clone())), Fate::Dropped);
+        let mut other = update.clone();
+        other["object_name"] = json!("app.emailsSent");
+        assert_eq!(json(&mut h, &record("pgaudit", "alice", message, other)), Fate::Dropped);
+    }
+    // A session record without object (left out by CloudNativePG) and without rows.
+    let select = json!({"audit_type": "SESSION", "statement_id": "1", "substatement_id": "1", "class": "READ",
+        "command": "SELECT", "statement": "select 1", "parameter": "<none>"});
+    let mut h = host();
+    let v = keep(&mut h, &record("pgaudit", "bob", Some(""), select.clone()));
+    assert_eq!(
+        v["pgaudit"],
+        json!({"audit_type": "SESSION", "statement_id": 1, "substatement_id": 1, "class": "READ",
+            "command": "SELECT", "statement": "select 1", "parameter": "<none>", "db_user": "bob"})
+    );
+    // An `audit` object that does not make a record: tagged, no fields, never dropped.
+    let mut h = host_with(Some(config), &[]);
+    let mut bogus = select.clone();
+    bogus["statement_id"] = json!("x");
+    let v = keep(&mut h, &record("pgaudit", "app_backend", Some(""), bogus));
+    assert_eq!(v["log_type"], "pgaudit");
+    assert!(v.get("pgaudit").is_none(), "{v}");
+    // Only the `pgaudit` logger's records are read so; another's passes untouched.
+    let other = record("postgres", "alice", None, select);
+    assert_eq!(json(&mut h, &other), Fate::Kept(other.as_bytes().to_vec()));
+}
+
 /// Records of no known stream come back byte for byte.
 #[test]
 fn other_records_pass_byte_identical() {

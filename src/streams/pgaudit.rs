@@ -220,6 +220,49 @@ pub fn jsonlog(line: &str) -> Option<Columns<'_>> {
     Some(Columns::Record { message, user_name: user.unwrap_or_default() })
 }
 
+/// The `logger` CloudNativePG names a record it has parsed as pgaudit's.
+pub const CNPG_LOGGER: &str = "pgaudit";
+
+/// The members of CloudNativePG's `record.audit`, in the order [`from_cnpg`] takes them.
+pub const CNPG_AUDIT: [&str; 10] = [
+    "audit_type",
+    "statement_id",
+    "substatement_id",
+    "class",
+    "command",
+    "object_type",
+    "object_name",
+    "statement",
+    "parameter",
+    "rows",
+];
+
+/// A record CloudNativePG's instance manager has parsed itself (logger `pgaudit`): it reads
+/// pgaudit's CSV out of the csvlog message column, writes each field as a JSON string in
+/// `record.audit`, leaves the empty ones out and empties `record.message`. `fields`: those
+/// members' values, decoded, in [`CNPG_AUDIT`] order. `None`: they do not make a record.
+pub fn from_cnpg<'a>(fields: &'a [Option<Cow<'_, str>>; 10]) -> Option<PgAuditRecord<'a>> {
+    let text = |i: usize| fields[i].as_deref().filter(|s| !s.is_empty());
+    let number = |i: usize| text(i).filter(|n| n.bytes().all(|b| b.is_ascii_digit()))?.parse::<u64>().ok();
+    let rows = match text(9) {
+        Some(_) => Some(number(9)?),
+        None => None,
+    };
+    Some(PgAuditRecord {
+        audit_type: text(0).filter(|t| matches!(*t, "SESSION" | "OBJECT"))?,
+        statement_id: number(1)?,
+        substatement_id: number(2)?,
+        class: text(3)?,
+        command: text(4)?,
+        object_type: text(5),
+        object_name: text(6).map(Cow::Borrowed),
+        statement: Cow::Borrowed(fields[7].as_deref().unwrap_or_default()),
+        parameter: text(8).map(Cow::Borrowed),
+        rows,
+        db_user: None,
+    })
+}
+
 /// Parses the record contained in `text` (a log line, possibly with continuation lines). `None` when
 /// it holds none, or two that could each be the real one ([`Message::Ambiguous`]).
 pub fn parse(text: &str) -> Option<PgAuditRecord<'_>> {
