@@ -768,6 +768,35 @@ fn pgaudit_filter_keeps_what_it_is_told() {
     assert_eq!(v["log_type"], "pgaudit");
 }
 
+/// The database user comes from the log line prefix only where PostgreSQL's separators bound
+/// it (Amazon RDS's `%t:%r:%u@%d:[%p]:` too), and not at all when an application name (`%a`,
+/// the client's text) imitates another: such a record is kept, without `db_user`, whatever
+/// `exclude_users` says.
+#[test]
+fn pgaudit_db_user_is_bounded_and_never_guessed() {
+    let mut h = host_with(Some("pgaudit:\n  filter:\n    exclude_users: [app_backend]\n"), &[]);
+    let delete = "AUDIT: SESSION,1,1,WRITE,DELETE,TABLE,app.users,delete from app.users,<not logged>";
+    let rds = |user: &str| format!("2026-11-22 10:00:00 UTC:10.0.0.5(50000):{user}@appdb:[4243]:LOG:  {delete}");
+    assert_eq!(at(&mut h, &log_record(&rds("app_backend")), 0), Fate::Dropped);
+    let v = keep(&mut h, &log_record(&rds("mallory")));
+    assert_eq!(v["pgaudit"]["db_user"], "mallory", "{v}");
+    for prefix in [
+        // `%m [%p] app=%a %u@%d`, application_name `psql user=app_backend`.
+        "2026-11-22 10:00:00.123 UTC [4244] app=psql user=app_backend mallory@appdb",
+        // `%t [%p]: user=%u,db=%d,app=%a,client=%h`, application_name `x user=app_backend`.
+        "2026-11-22 10:00:00 UTC [4245]: user=mallory,db=appdb,app=x user=app_backend,client=10.0.0.5",
+        // `%m [%p] %u@%d %a`, application_name `app_backend@appdb`.
+        "2026-11-22 10:00:00.123 UTC [4250] mallory@appdb app_backend@appdb",
+    ] {
+        let v = keep(&mut h, &log_record(&format!("{prefix} LOG:  {delete}")));
+        assert_eq!(v["log_type"], "pgaudit", "{v}");
+        assert_eq!(v["pgaudit"]["command"], "DELETE", "{v}");
+        assert!(v["pgaudit"].get("db_user").is_none(), "{v}");
+    }
+    let v = keep(&mut h, &log_record(&format!("2026-11-22 10:00:00.123 UTC [4250] mallory@appdb psql LOG:  {delete}")));
+    assert_eq!(v["pgaudit"]["db_user"], "mallory", "{v}");
+}
+
 /// CloudNativePG's instance manager parses pgaudit's CSV itself: logger `pgaudit`, the fields
 /// as strings in `record.audit` (empty ones left out), `record.message` emptied (left out,
 /// or written empty). Read as any other pgaudit record, and filtered.

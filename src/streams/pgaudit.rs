@@ -26,7 +26,8 @@ pub struct PgAuditRecord<'a> {
     pub parameter: Option<Cow<'a, str>>,
     /// Row count when `pgaudit.log_rows` is on.
     pub rows: Option<u64>,
-    /// Database user when the log line prefix shows it (`user=alice`, `alice@db`).
+    /// Database user when the log line prefix shows it (`user=alice`, `alice@db`), and only
+    /// one.
     pub db_user: Option<&'a str>,
 }
 
@@ -352,19 +353,54 @@ fn tail(s: &str) -> Option<Tail<'_>> {
     Some((statement, parameter, rows))
 }
 
-fn clean_user(u: &str) -> Option<&str> {
-    let u = u.trim_matches(|c| c == '[' || c == ']' || c == '(' || c == ')');
-    if u.is_empty() || u == "unknown" { None } else { Some(u) }
+/// What bounds `user=%u` in a log line prefix, on either side.
+const SEPARATORS: [char; 10] = [' ', '\t', ',', ';', ':', '|', '[', ']', '(', ')'];
+
+/// The user of a `user=alice` starting at `at`: `user=` at the start of the prefix or after a
+/// separator (not `app=xuser=` nor `app=user=`), the name up to the next one.
+fn key_user(prefix: &str, at: usize) -> Option<&str> {
+    if prefix[..at].ends_with(|c: char| !SEPARATORS.contains(&c)) {
+        return None;
+    }
+    let rest = &prefix[at + "user=".len()..];
+    let name = &rest[..rest.find(SEPARATORS).unwrap_or(rest.len())];
+    (!name.is_empty()).then_some(name)
 }
 
-/// `user=alice` anywhere in the prefix, else the last `alice@db` token.
-fn db_user(prefix: &str) -> Option<&str> {
-    if let Some(i) = prefix.find("user=") {
-        let r = &prefix[i + 5..];
-        let end = r.find([' ', ',', ']', ';', ')']).unwrap_or(r.len());
-        return clean_user(&r[..end]);
+/// The user of an `alice@appdb` token (the prefix cut at white space and `:`, as the common
+/// layouts `%u@%d ` and Amazon RDS's `%t:%r:%u@%d:[%p]:` bound it): the name before the last
+/// `@` (a user may hold one: `alice@example.com@appdb`), the database after it, up to the
+/// `[` of a `%u@%d[%p]`; or the whole token in brackets, `[alice@appdb]`. A `key=value` token
+/// is another key's value (`app=x@y`), not the user.
+fn at_user(token: &str) -> Option<&str> {
+    if token.contains('=') {
+        return None;
     }
-    prefix.split([' ', '\t']).rev().find_map(|tok| tok.split_once('@').and_then(|(u, _)| clean_user(u)))
+    let (user, db) = token.rsplit_once('@')?;
+    let (user, db) = match user.strip_prefix('[') {
+        Some(user) => (user, db.strip_suffix(']')?),
+        None => (user, db.split('[').next().unwrap_or_default()),
+    };
+    let bracket = |s: &str| s.contains(['[', ']', '(', ')']);
+    (!user.is_empty() && !db.is_empty() && !bracket(user) && !bracket(db)).then_some(user)
+}
+
+/// The database user the log line prefix shows: each `user=alice` and `alice@appdb` there,
+/// read only where the prefix's separators bound it. The prefix may hold the client's text
+/// (`%a`, the application name, as `psql user=app_backend`), so when the candidates disagree
+/// none is taken: no user rather than someone else's.
+fn db_user(prefix: &str) -> Option<&str> {
+    let keyed = prefix.match_indices("user=").filter_map(|(at, _)| key_user(prefix, at));
+    let tokens = prefix.split(|c: char| c == ':' || c.is_whitespace()).filter_map(at_user);
+    let mut found = None;
+    for user in keyed.chain(tokens) {
+        match found {
+            None => found = Some(user),
+            Some(first) if first == user => {}
+            Some(_) => return None,
+        }
+    }
+    found
 }
 
 /// Which records to keep. Empty list = no restriction. Patterns may start and/or end with `*`.
@@ -616,6 +652,67 @@ mod tests {
             let line = format!("AUDIT: SESSION,1,1,READ,SELECT,,,\"select 1\"{after}");
             assert!(parse(&line).is_none(), "{line}");
         }
+    }
+
+    /// The user is read only from tokens the prefix's separators bound, and not at all when
+    /// two disagree: `%a`, the application name, is the client's text.
+    #[test]
+    fn db_user_from_the_prefix() {
+        let cases: &[(&str, Option<&str>)] = &[
+            // The corpus (pgaudit's regression output and README): no prefix, no user.
+            ("", None),
+            ("NOTICE:  ", None),
+            ("WARNING:  ", None),
+            ("2015-03-04 15:04:38.123 EST [1234] LOG:  ", None),
+            // Debian's `%m [%p] %q%u@%d `.
+            ("2024-03-16 08:25:22.123 UTC [4242] alice@appdb LOG:  ", Some("alice")),
+            // `%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ` (pgBadger's).
+            (
+                "2024-03-16 08:25:22 UTC [4242]: [3-1] user=app_rw,db=appdb,app=psql,client=10.0.0.5 LOG:  ",
+                Some("app_rw"),
+            ),
+            ("2024-03-16 08:25:22 UTC [4242]: db=appdb,user=app_rw LOG:  ", Some("app_rw")),
+            // Amazon RDS's `%t:%r:%u@%d:[%p]:`, over TCP (IPv4, IPv6) and the local socket.
+            ("2026-11-22 10:00:00 UTC:10.0.0.5(50000):app_backend@appdb:[4242]:LOG:  ", Some("app_backend")),
+            ("2026-11-22 10:00:00 UTC:2001:db8::5(50000):app_backend@appdb:[4242]:LOG:  ", Some("app_backend")),
+            ("2026-11-22 10:00:00 UTC:[local]:alice@appdb:[4242]:LOG:  ", Some("alice")),
+            (
+                "2026-11-22 10:00:00 UTC:10.0.0.5(50000):alice@example.com@appdb:[4242]:LOG:  ",
+                Some("alice@example.com"),
+            ),
+            ("2026-11-22 10:00:00 UTC:10.0.0.5(50000):@appdb:[4242]:LOG:  ", None),
+            ("2026-11-22 10:00:00 UTC:[local]:[unknown]@[unknown]:[4242]:LOG:  ", None),
+            // `%u@%d[%p]`, `[%u@%d]`.
+            ("2024-03-16 08:25:22 UTC alice@appdb[4242] LOG:  ", Some("alice")),
+            ("2024-03-16 08:25:22 UTC [4242] [alice@appdb] LOG:  ", Some("alice")),
+            // The same user twice agrees.
+            ("2024-03-16 08:25:22 UTC [4242] user=alice alice@appdb LOG:  ", Some("alice")),
+            ("2024-03-16 08:25:22 UTC [4242] user=[unknown] LOG:  ", None),
+            // An application name (`%a`) imitating a user beside the real one: no user.
+            ("2026-11-22 10:00:00.123 UTC [4244] app=psql user=app_backend mallory@appdb LOG:  ", None),
+            (
+                "2026-11-22 10:00:00 UTC [4245]: user=mallory,db=appdb,app=x user=app_backend,client=10.0.0.5 LOG:  ",
+                None,
+            ),
+            ("2026-11-22 10:00:00.123 UTC [4250] mallory@appdb app_backend@appdb LOG:  ", None),
+            ("2026-11-22 10:00:00.123 UTC [4250] app_backend@appdb mallory@appdb LOG:  ", None),
+            ("2026-11-22 10:00:00 UTC:10.0.0.5(50000):mallory@appdb:[4243]:app_backend@x LOG:  ", None),
+            // ... or one that no separator bounds, or another key's value: not a candidate.
+            ("2026-11-22 10:00:00.123 UTC [4250] mallory@appdb psql LOG:  ", Some("mallory")),
+            ("2026-11-22 10:00:00.123 UTC [4244] app=psql xuser=app_backend mallory@appdb LOG:  ", Some("mallory")),
+            ("2026-11-22 10:00:00 UTC [4245]: user=mallory,db=appdb,app=user=app_backend LOG:  ", Some("mallory")),
+            ("2026-11-22 10:00:00.123 UTC [4250] mallory@appdb app=app_backend@appdb LOG:  ", Some("mallory")),
+        ];
+        for (prefix, want) in cases {
+            assert_eq!(db_user(prefix), *want, "{prefix}");
+            let line =
+                format!("{prefix}AUDIT: SESSION,1,1,WRITE,DELETE,TABLE,app.users,\"delete from app.users\",<none>");
+            assert_eq!(parse(&line).unwrap().db_user, *want, "{line}");
+        }
+        // No user, no exclusion: `exclude_users` drops only the records it names.
+        let f = PgAuditFilter { exclude_users: vec!["app_backend".into(), "*".into()], ..PgAuditFilter::default() };
+        let line = "2026-11-22 10:00:00.123 UTC [4244] app=psql user=app_backend mallory@appdb LOG:  AUDIT: SESSION,1,1,READ,SELECT,,,x,<none>";
+        assert!(f.keeps(&parse(line).unwrap()));
     }
 
     #[test]
