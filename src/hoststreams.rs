@@ -78,6 +78,9 @@ struct Shape {
     /// `SYSLOG_IDENTIFIER`, else `_COMM` / `COMM`.
     journal_ident: Option<Member>,
     journal_comm: Option<Member>,
+    /// `_TRANSPORT` and `_UID`, which journald sets (`TRANSPORT`, `UID` with `Strip_Underscores`).
+    journal_transport: Option<Member>,
+    journal_uid: Option<Member>,
     journal_message: Option<Member>,
     host: Option<Member>,
     pid: Option<Member>,
@@ -114,6 +117,22 @@ impl Shape {
                     continue;
                 }
                 "COMM" => &mut shape.journal_comm,
+                "_TRANSPORT" => {
+                    shape.journal_transport = Some(m);
+                    continue;
+                }
+                "TRANSPORT" => {
+                    shape.journal_transport.get_or_insert(m);
+                    continue;
+                }
+                "_UID" => {
+                    shape.journal_uid = Some(m);
+                    continue;
+                }
+                "UID" => {
+                    shape.journal_uid.get_or_insert(m);
+                    continue;
+                }
                 "MESSAGE" => &mut shape.journal_message,
                 "host" | "_HOSTNAME" | "HOSTNAME" => {
                     shape.host.get_or_insert(m);
@@ -220,10 +239,19 @@ impl HostStreams {
             // is the process journald saw. An authentication program's name is believed only
             // from an authentication program.
             let (ident, comm) = (string(shape.journal_ident), string(shape.journal_comm));
-            // The kernel's records (the `kernel` and `audit` transports) come from no process:
-            // journald gives them no `_COMM`. One a process wrote (`logger -t kernel 'audit:
-            // type=1112 ...'`) is an audit record only from the audit daemon or a dispatcher.
-            let from_audit = comm.as_deref().is_none_or(|c| c == "auditd" || c.starts_with("audisp"));
+            // journald says how a message came: the kernel's audit records by the `kernel`
+            // (kmsg) or `audit` transport. One a process sent (`logger -t kernel 'audit:
+            // type=1112 ...'`) is an audit record only from root's audit daemon or dispatcher:
+            // a process name is anyone's to choose. Without journald's fields, nothing says.
+            let transport = string(shape.journal_transport);
+            let from_audit = match transport.as_deref() {
+                Some("kernel" | "audit") => true,
+                Some(_) => {
+                    let daemon = comm.as_deref().is_some_and(|c| c == "auditd" || c.starts_with("audisp"));
+                    daemon && string(shape.journal_uid).as_deref() == Some("0")
+                }
+                None => comm.is_none(),
+            };
             let program = match (ident, comm) {
                 (Some(ident), Some(comm)) if is_auth_program(&ident) && !is_auth_program(&comm) => Some(comm),
                 (ident, comm) => ident.or(comm),

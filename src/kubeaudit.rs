@@ -594,7 +594,8 @@ fn has_managed_fields(body: &[u8]) -> bool {
 
 /// The pod and node a ServiceAccount token was bound to, which the apiserver's token
 /// authenticator writes in the user's extra (`pod-name` since Kubernetes 1.12, `node-name`
-/// since 1.30).
+/// since 1.30). Where the token was bound, not where the request came from: whoever may
+/// create `serviceaccounts/token` can mint a token bound to a pod and use it elsewhere.
 fn bound_pod(b: &[u8], extra: Option<Member>) -> [Option<Cow<'_, str>>; 2] {
     let keys = [&b"authentication.kubernetes.io/pod-name"[..], b"authentication.kubernetes.io/node-name"];
     object_members(b, extra, keys).map(|values| {
@@ -625,7 +626,7 @@ fn write_actor(out: &mut Vec<u8>, actor: &Actor, pod: [Option<Cow<str>>; 2]) {
         out.extend_from_slice(b",\"name\":");
         json::write_str(out, name);
         let [pod, node] = pod;
-        for (key, value) in [(&b",\"pod\":"[..], pod), (b",\"node\":", node)] {
+        for (key, value) in [(&b",\"bound_pod\":"[..], pod), (b",\"bound_node\":", node)] {
             if let Some(value) = value {
                 out.extend_from_slice(key);
                 json::write_str(out, &value);

@@ -82,8 +82,19 @@ pub fn kubelet_endpoint(path: &[u8]) -> Option<&[u8]> {
     if !proxy_verb && parts.next()? != b"proxy" {
         return None;
     }
-    // The apiserver joins the rest to the kubelet's URL, whose router cleans the path.
-    Parts(Some(trim_slashes(parts.0?))).find(|p| !p.is_empty())
+    // The apiserver joins the rest to the kubelet's URL with `path.Join`, which drops `.`
+    // and resolves `..` (`metrics/../exec` is `exec`): the first part that survives.
+    let mut kept: Vec<&[u8]> = Vec::new();
+    for part in Parts(parts.0) {
+        match part {
+            b"" | b"." => {}
+            b".." => {
+                kept.pop();
+            }
+            _ => kept.push(part),
+        }
+    }
+    kept.first().copied()
 }
 
 /// The parts of a path between its slashes, one slash search (eight bytes at a time) each.
@@ -200,6 +211,12 @@ mod tests {
             ("/api/v1/nodes/worker-1/proxy/portForward/default/web-1", Some("portForward")),
             ("/api/v1/proxy/nodes/worker-1/exec/default/web-1/app", Some("exec")),
             ("/api/v1/nodes/worker-1/proxy/metrics/cadvisor", Some("metrics")),
+            // Dot segments, which `path.Join` resolves before the kubelet sees the path.
+            ("/api/v1/nodes/worker-1/proxy/metrics/../exec/web/web-1/app", Some("exec")),
+            ("/api/v1/nodes/worker-1/proxy/./run/web/web-1/app", Some("run")),
+            ("/api/v1/nodes/worker-1/proxy/../../attach/web/web-1/app", Some("attach")),
+            ("/api/v1/nodes/worker-1/proxy/healthz/x/../../portForward/web/web-1", Some("portForward")),
+            ("/api/v1/nodes/worker-1/proxy/exec/..", None),
             ("/api/v1/nodes/worker-1/proxy/", None),
             ("/api/v1/nodes/worker-1/proxy", None),
             ("/api/v1/nodes/worker-1/status", None),

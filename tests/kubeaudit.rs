@@ -472,7 +472,7 @@ fn actors_and_review_flags() {
                 pod(None),
                 json!({}),
             ),
-            json!({"kind":"serviceaccount","serviceaccount":{"namespace":"ci","name":"deployer","pod":"deployer-7f9c8","node":"worker-\"3"}}),
+            json!({"kind":"serviceaccount","serviceaccount":{"namespace":"ci","name":"deployer","bound_pod":"deployer-7f9c8","bound_node":"worker-\"3"}}),
             Value::Null,
         ),
         (
@@ -526,6 +526,7 @@ fn exec_by_other_roads_is_flagged() {
         ("get", &node_proxy, "/api/v1/nodes/worker-1/proxy/%61ttach/web/web-1/app", json!(["attach"])),
         ("create", &node_proxy, "/api/v1/nodes/worker-1/proxy/portForward/web/web-1", json!(["port_forward"])),
         ("get", &node_proxy, "/api/v1/nodes/worker-1/proxy/metrics/cadvisor", Value::Null),
+        ("get", &node_proxy, "/api/v1/nodes/worker-1/proxy/healthz/%2E%2E/exec/web/web-1/app", json!(["exec"])),
         ("get", &node_proxy, "/api/v1/nodes/worker-1/proxy/stats/summary?exec=1", Value::Null),
         ("patch", &debug, "/api/v1/namespaces/web/pods/web-1/ephemeralcontainers", json!(["debug_container"])),
         ("update", &debug, "/api/v1/namespaces/web/pods/web-1/ephemeralcontainers", json!(["debug_container"])),

@@ -536,14 +536,18 @@ fn auditd_corpus_lines_are_tagged_with_their_type() {
 fn a_process_posing_as_the_kernel_writes_no_audit_record() {
     let mut h = host();
     let login = "audit: type=1112 audit(1764583200.123:777): pid=1 uid=0 auid=1001 ses=4 msg='op=login acct=\"alice\" exe=\"/usr/sbin/sshd\" hostname=? addr=198.51.100.7 terminal=ssh res=failed'";
-    for (comm, transport, auditd) in [
-        (Some("logger"), "syslog", false),
-        (Some("systemd-cat"), "stdout", false),
-        (None, "audit", true),
-        (None, "kernel", true),
-        (Some("audisp-syslog"), "syslog", true),
+    // (`_COMM`, `_TRANSPORT`, `_UID`, read as an audit record)
+    for (comm, transport, uid, auditd) in [
+        (Some("logger"), "syslog", "1000", false),
+        (Some("systemd-cat"), "stdout", "1000", false),
+        // A copy of logger named `auditd`: a process name is anyone's to choose.
+        (Some("auditd"), "syslog", "1000", false),
+        (None, "audit", "0", true),
+        (Some("sshd"), "audit", "0", true),
+        (None, "kernel", "0", true),
+        (Some("audisp-syslog"), "syslog", "0", true),
     ] {
-        let mut record = json!({"MESSAGE": login, "SYSLOG_IDENTIFIER": "kernel", "_TRANSPORT": transport});
+        let mut record = json!({"MESSAGE": login, "SYSLOG_IDENTIFIER": "kernel", "_TRANSPORT": transport, "_UID": uid});
         if let Some(comm) = comm {
             record["_COMM"] = json!(comm);
         }
