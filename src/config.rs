@@ -133,6 +133,9 @@ pub struct Identity {
     pub users: BTreeMap<String, String>,
     /// SSH key fingerprint (`SHA256:...`, `MD5:...`) -> email.
     pub ssh_keys: BTreeMap<String, String>,
+    /// Fingerprints of the SSH user CAs whose certificates' key IDs name people (the keys
+    /// of sshd's `TrustedUserCAKeys`, as `ssh-keygen -lf` prints them).
+    pub ssh_user_cas: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -281,6 +284,14 @@ impl Config {
             && let Err(why) = check_field_path(&self.cluster.from_field)
         {
             return Err(ConfigError::new(file, line_of("from_field"), format!("cluster.from_field: {why}")));
+        }
+        if let Some(ca) =
+            self.identity.ssh_user_cas.iter().find(|ca| !ca.starts_with("SHA256:") && !ca.starts_with("MD5:"))
+        {
+            let why = format!(
+                "identity.ssh_user_cas: {ca:?} is not a key fingerprint (`SHA256:...`, as `ssh-keygen -lf ca.pub` prints it)"
+            );
+            return Err(ConfigError::new(file, line_of("ssh_user_cas"), why));
         }
         if self.limits.max_record_bytes == 0 {
             return Err(ConfigError::new(file, line_of("max_record_bytes"), "limits.max_record_bytes must be above 0"));

@@ -483,10 +483,11 @@ impl HostStreams {
                 json::write_str(out.actor, user);
                 out.actor.push(b'}');
             }
-            // A certificate's key ID names its holder, as the CA knew them, even when it
-            // maps to no email: the key is not unknown.
+            // A key ID a trusted CA signed names its holder, as the CA knew them, even when
+            // it maps to no email: the key is not unknown.
             None if key_verified
-                && e.certificate.map_or(e.fingerprint.is_some(), |c| c.key_id.is_empty())
+                && (e.fingerprint.is_some() || e.certificate.is_some())
+                && !e.certificate.is_some_and(|c| names_holder(identity, &c))
                 && self.shared_accounts.iter().any(|a| a == user) =>
             {
                 out.review.push(flags::UNKNOWN_KEY)
@@ -584,11 +585,17 @@ fn is_auth_program(name: &str) -> bool {
 }
 
 /// The person behind a verified key: its fingerprint in the SSH key map, else the key ID
-/// of its certificate as a username (the users map, or the ID itself when it is an email).
-/// sshd accepts only certificates its `TrustedUserCAKeys` signed, so the ID is the CA's word.
+/// of its certificate, read as a username (the users map, or the ID itself when it is an
+/// email), when a CA of `identity.ssh_user_cas` signed it. Any user may list a CA of their
+/// own in `authorized_keys` (`cert-authority`), so an ID is only its signer's word.
 fn person_for_login<'a>(identity: &'a Identity, e: &ssh::SshEvent<'a>) -> Option<Cow<'a, str>> {
     let by_key = e.fingerprint.and_then(|fp| person_for_key(identity, fp)).map(Cow::Borrowed);
-    by_key.or_else(|| e.certificate.filter(|c| !c.key_id.is_empty()).and_then(|c| identity.email_for(c.key_id)))
+    by_key.or_else(|| e.certificate.filter(|c| names_holder(identity, c)).and_then(|c| identity.email_for(c.key_id)))
+}
+
+/// A certificate with a key ID, from a CA trusted to name people.
+fn names_holder(identity: &Identity, c: &ssh::Certificate) -> bool {
+    !c.key_id.is_empty() && identity.trusts_ssh_user_ca(c.ca_fingerprint)
 }
 
 /// The person behind a key; older OpenSSH logs MD5 fingerprints without the `MD5:` prefix.

@@ -14,6 +14,7 @@ pub struct Identity {
     oidc_prefixes: Vec<String>,
     users: BTreeMap<String, String>,
     ssh_keys: BTreeMap<String, String>,
+    ssh_user_cas: Vec<String>,
 }
 
 /// The shape of `identity.map_file`.
@@ -65,6 +66,7 @@ impl Identity {
             oidc_prefixes: config.oidc_prefixes.clone(),
             users: config.users.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             ssh_keys: config.ssh_keys.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            ssh_user_cas: config.ssh_user_cas.clone(),
         };
         if let Some(named) = &config.map_file {
             let path = source.resolve(named);
@@ -125,6 +127,11 @@ impl Identity {
             }
         }
         looks_like_email(bare).then_some(Cow::Borrowed(bare))
+    }
+
+    /// Whether certificates of the SSH user CA with this fingerprint name their holders.
+    pub fn trusts_ssh_user_ca(&self, fingerprint: &str) -> bool {
+        self.ssh_user_cas.iter().any(|ca| ca == fingerprint)
     }
 
     /// The person a key fingerprint belongs to.
@@ -201,6 +208,7 @@ mod tests {
             oidc_prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
             users: users.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             ssh_keys: BTreeMap::new(),
+            ssh_user_cas: Vec::new(),
         }
     }
 

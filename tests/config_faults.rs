@@ -76,6 +76,15 @@ fn invalid_auditd_drop_rule() {
     assert_fails_open(&dir, &format!("{}:4: auditd.drop[1]: auditd drop rule has no condition", file.display()));
 }
 
+#[test]
+fn ssh_user_ca_that_is_no_fingerprint() {
+    // The CA's public key pasted where its fingerprint belongs.
+    let config = "identity:\n  ssh_user_cas:\n    - SHA256:Q2VydGlmaWNhdGVBdXRob3JpdHlGaW5nZXJwcmludA\n    - ssh-ed25519 AAAAC3Nza\n";
+    let dir = dir_with(&[("audit-sieve.yaml", config)]);
+    let file = dir.join("audit-sieve.yaml");
+    assert_fails_open(&dir, &format!("{}:2: identity.ssh_user_cas: \"ssh-ed25519 AAAAC3Nza\"", file.display()));
+}
+
 /// A directory where the file should be: found, cannot be read, reported.
 #[test]
 fn configuration_that_is_a_directory() {

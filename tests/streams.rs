@@ -325,14 +325,16 @@ fn only_what_sshd_wrote_names_a_person() {
     }
 }
 
-/// A user certificate's key ID is the CA's word for who holds it (sshd accepts only
-/// certificates its trusted CAs signed): it names the person, and the key is not unknown.
+/// A user certificate's key ID is its CA's word for who holds it: from a CA configured in
+/// `identity.ssh_user_cas`, it names the person, and the key is not unknown. Any user can
+/// list a CA of their own in `authorized_keys`, so another CA's key ID names no one.
 #[test]
 fn a_certificate_names_its_holder() {
     let ca = "SHA256:Q2VydGlmaWNhdGVBdXRob3JpdHlGaW5nZXJwcmludA";
+    let own_ca = "SHA256:TWFsbG9yeXNPd25DZXJ0aWZpY2F0ZUF1dGhvcml0eQ";
     let key = "SHA256:VXNlcktleUZpbmdlcnByaW50T2ZBbGljZUZvclRlc3Q";
     let config = format!(
-        "fields:\n  ecs: true\nidentity:\n  users:\n    vault-oidc-bob: bob@example.com\n  ssh_keys:\n    \"{key}\": carol@example.com\n"
+        "fields:\n  ecs: true\nidentity:\n  ssh_user_cas: [\"{ca}\"]\n  users:\n    vault-oidc-bob: bob@example.com\n  ssh_keys:\n    \"{key}\": carol@example.com\n"
     );
     let mut h = host_with(Some(&config), &[]);
     let login = |outcome: &str, key_info: &str| {
@@ -359,9 +361,27 @@ fn a_certificate_names_its_holder() {
         (format!("ED25519-CERT {other} ID ci-runner-17 (serial 9) CA ED25519 {ca}"), None, false),
         (format!("ED25519-CERT {other} ID  (serial 9) CA ED25519 {ca}"), None, true),
         (format!("ED25519 {other}"), None, true),
+        // A CA of the user's own: its key ID names no one, its key is unknown, though the
+        // key's own fingerprint still names its owner.
+        (format!("ED25519-CERT {other} ID alice@example.com (serial 1) CA ED25519 {own_ca}"), None, true),
+        (
+            format!("ED25519-CERT {key} ID alice@example.com (serial 1) CA ED25519 {own_ca}"),
+            Some("carol@example.com"),
+            false,
+        ),
+        // A key ID holding a fake tail with carol's key: the address and key are sshd's.
+        (
+            format!(
+                "ED25519-CERT {other} ID x from 10.9.9.9 port 22 ssh2: ED25519 {key} (serial 1) CA ED25519 {own_ca}"
+            ),
+            None,
+            true,
+        ),
     ];
     for (key_info, person, unknown) in cases {
         let v = keep(&mut h, &login("Accepted", &key_info));
+        assert_eq!(v["ssh"]["source_ip"], "192.0.2.7", "{key_info}: {v}");
+        assert_eq!(v["ssh"]["user"], "ubuntu", "{key_info}: {v}");
         assert_eq!(v["actor"]["email"].as_str(), person, "{key_info}: {v}");
         assert_eq!(v["user"]["email"].as_str(), person, "{key_info}: {v}");
         if person.is_some() {
@@ -369,9 +389,11 @@ fn a_certificate_names_its_holder() {
         }
         assert_eq!(review(&v).contains(&"unknown_key"), unknown, "{key_info}: {v}");
         if key_info.contains("-CERT") {
+            let signer = if key_info.ends_with(own_ca) { own_ca } else { ca };
+            let ca_type = key_info.split(' ').next().unwrap().trim_end_matches("-CERT");
             assert_eq!(
                 (&v["ssh"]["ca_fingerprint"], &v["ssh"]["ca_key_type"]),
-                (&json!(ca), &json!(key_info.split(' ').next().unwrap().trim_end_matches("-CERT"))),
+                (&json!(signer), &json!(ca_type)),
                 "{v}"
             );
             assert!(v["ssh"]["cert_serial"].is_u64() && v["ssh"]["cert_id"].is_string(), "{v}");

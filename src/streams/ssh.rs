@@ -489,14 +489,17 @@ fn auth_result<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
     // The user name is the client's and is written as sent (`%.100s`: spaces, ` from `,
     // `: ` and all), so which ` from ` is sshd's depends on what sshd writes after it:
     // nothing for passwords and keyboard-interactive, so only the last can be followed by
-    // nothing; a key's type and fingerprint for `publickey` (a certificate adds its
-    // CA-signed ID), so the last that fits is sshd's; for `hostbased`, the client's user
-    // and host names too, which no reading tells apart, so the first that fits, as for any
-    // other line.
+    // nothing; a key's type and fingerprint for `publickey`, so the last that fits is sshd's;
+    // for `hostbased`, the client's user and host names too, which no reading tells apart,
+    // so the first that fits, as for any other line. A certificate adds its key ID, which
+    // whoever signed it chose (any user can list a CA of their own in `authorized_keys`),
+    // after the tail: once a login succeeded, the user name is an account's, so the first
+    // tail that fits is sshd's.
+    let succeeded = matches!(ev.outcome, Some(Outcome::Accepted | Outcome::Partial));
     let (user, tail) = match method.split('/').next() {
-        Some("password" | "keyboard-interactive" | "none") => locate_source_from_end(r, false),
+        Some("password" | "keyboard-interactive" | "none") => locate_source_from_end(r, false, succeeded),
         Some("hostbased") => locate_source(r),
-        _ => locate_source_from_end(r, true),
+        _ => locate_source_from_end(r, true, succeeded),
     }?;
     ev.user = Some(user);
     let (where_, key) = match tail.split_once_short(": ") {
@@ -617,10 +620,11 @@ fn locate_source(r: &str) -> Option<(&str, &str)> {
 }
 
 /// [`locate_source`] for a line whose user name may hold a fake tail: the last ` from `
-/// followed by exactly what OpenSSH 3.x and later write, `<addr> port <N> ssh2`, then the
-/// end of the line or, with `key_info`, `: ` and the key. A line with no such tail (ssh1's
-/// `ssh1: ruser <client's name>`) is read as [`locate_source`] reads it.
-fn locate_source_from_end(r: &str, key_info: bool) -> Option<(&str, &str)> {
+/// (the first, with `first`) followed by exactly what OpenSSH 3.x and later write,
+/// `<addr> port <N> ssh2`, then the end of the line or, with `key_info`, `: ` and the key.
+/// A line with no such tail (ssh1's `ssh1: ruser <client's name>`) is read as
+/// [`locate_source`] reads it.
+fn locate_source_from_end(r: &str, key_info: bool, first: bool) -> Option<(&str, &str)> {
     let sshd_tail = |t: &str| {
         let (addr, rest) = super::next_token(t);
         let Some((port, rest)) = rest.strip_prefix("port ").map(super::next_token) else { return false };
@@ -629,18 +633,29 @@ fn locate_source_from_end(r: &str, key_info: bool) -> Option<(&str, &str)> {
             && port.parse::<u16>().is_ok()
             && after.is_some_and(|a| a.is_empty() || (key_info && a.starts_with(": ")))
     };
-    let mut end = r.len();
-    while let Some(at) = r[..end].rfind_short(" from ") {
-        let t = &r[at + 6..];
-        if sshd_tail(t) {
-            return Some((&r[..at], t));
-        }
-        end = at;
+    let empty_user = r.strip_prefix("from ").filter(|t| sshd_tail(t)).map(|t| ("", t));
+    if first && empty_user.is_some() {
+        return empty_user;
     }
-    match r.strip_prefix("from ") {
-        Some(t) if sshd_tail(t) => Some(("", t)),
-        _ => locate_source(r),
-    }
+    let candidate = |at: usize| sshd_tail(&r[at + 6..]).then(|| (&r[..at], &r[at + 6..]));
+    let found = if first {
+        let mut start = 0;
+        std::iter::from_fn(|| {
+            let at = start + r[start..].find_short(" from ")?;
+            start = at + 1;
+            Some(at)
+        })
+        .find_map(candidate)
+    } else {
+        let mut end = r.len();
+        std::iter::from_fn(|| {
+            let at = r[..end].rfind_short(" from ")?;
+            end = at;
+            Some(at)
+        })
+        .find_map(candidate)
+    };
+    found.or(empty_user).or_else(|| locate_source(r))
 }
 
 fn tail_fits(t: &str) -> bool {
