@@ -26,7 +26,7 @@ use crate::streams::ShortPattern;
 use crate::streams::auditd::{self, AuditLine, AuditRecord, AuditdFilter};
 use crate::streams::bruteforce::{Attempts, BruteForce};
 use crate::streams::pgaudit::{self, PgAuditFilter, PgAuditRecord};
-use crate::streams::sudo::{self, SudoEvent, Tool};
+use crate::streams::sudo::{self, SplitLines, SudoEvent, Tool};
 use crate::streams::{ssh, syslog};
 use std::borrow::Cow;
 
@@ -64,6 +64,8 @@ pub struct HostStreams {
     brute_force: BruteForce,
     /// Which lines about failed logins are new attempts.
     attempts: Attempts,
+    /// The sudo lines split in parts whose next part may still come.
+    split_lines: SplitLines,
     auditd_filter: Option<AuditdFilter>,
     pgaudit_filter: Option<PgAuditFilter>,
 }
@@ -193,6 +195,7 @@ impl HostStreams {
             pgaudit: config.pgaudit.enabled,
             shared_accounts: config.authlog.shared_accounts.clone(),
             attempts: Attempts::new(),
+            split_lines: SplitLines::new(),
             brute_force: BruteForce::new(
                 config.authlog.brute_force.failures,
                 config.authlog.brute_force.window_seconds,
@@ -400,7 +403,8 @@ impl HostStreams {
                 sudo::parse(msg)
             };
             if let Some(event) = event {
-                sudo_fields(&event, origin, out);
+                let root_shell = self.split_lines.root_shell(&event, origin.host.as_deref(), origin.pid);
+                sudo_fields(&event, root_shell, origin, out);
             }
         }
         Verdict::Keep(AUTHLOG)
@@ -606,7 +610,8 @@ fn person_for_key<'i>(identity: &'i Identity, fingerprint: &str) -> Option<&'i s
     })
 }
 
-fn sudo_fields(e: &SudoEvent, origin: &Origin, out: &mut Out) {
+/// `root_shell`: whether `e`, read with the parts of its line before it, is a root shell.
+fn sudo_fields(e: &SudoEvent, root_shell: bool, origin: &Origin, out: &mut Out) {
     out.edits.append_with("sudo", |buf| {
         let mut o = Object::new(buf);
         o.str("tool", if e.tool == Tool::Sudo { "sudo" } else { "su" });
@@ -635,7 +640,7 @@ fn sudo_fields(e: &SudoEvent, origin: &Origin, out: &mut Out) {
         out.review.push(flags::AUTH_FAILURE);
         out.review.push(flags::SUDO_FAILURE);
     }
-    if e.root_shell() {
+    if root_shell {
         out.review.push(flags::ROOT_SHELL);
     }
 }

@@ -206,6 +206,68 @@ fn sudo_lines_a_user_shaped_still_show_the_root_shell() {
     assert_eq!(review(&v), ["root_shell"]);
 }
 
+/// sudo splits a line of about 960 bytes into parts logged one after the other; each later
+/// part is judged with the parts before it, and only with its own line's.
+#[test]
+fn sudo_split_lines_are_judged_whole() {
+    let mut h = host();
+    let sudo = |who: &str, rest: &str| log_record(&format!("Mar 16 08:25:22 web1 sudo: {who} : {rest}"));
+    let env = format!("ENV=X={}", "a".repeat(885));
+    let pwd = format!("PWD=/tmp/{}", "d".repeat(900));
+    // (the records in order, root_shell of each)
+    let cases = [
+        // Split at the space before ` ; COMMAND=`: the second part starts `; `.
+        (
+            vec![
+                sudo("mallory", &format!("TTY=pts/0 ; {pwd} ; USER=root")),
+                sudo("mallory", "(command continued) ; COMMAND=/bin/bash"),
+            ],
+            vec![false, true],
+        ),
+        // `sudo "X=<885 a's> ; USER=nobody" bash`: sudo's USER=root in the first part, a
+        // made-up USER in the second.
+        (
+            vec![
+                sudo("mallory", &format!("TTY=pts/0 ; PWD=/home/m ; USER=root ; {env} ;")),
+                sudo("mallory", "(command continued) USER=nobody ; COMMAND=/bin/bash"),
+            ],
+            vec![false, true],
+        ),
+        // Another user's line between the parts neither borrows nor lends a USER.
+        (
+            vec![
+                sudo("mallory", &format!("TTY=pts/0 ; PWD=/home/m ; USER=root ; {env} ;")),
+                sudo("bob", &format!("TTY=pts/1 ; PWD=/home/b ; USER=bob ; {env} ;")),
+                sudo("mallory", "(command continued) USER=nobody ; COMMAND=/bin/bash"),
+                sudo("bob", "(command continued) COMMAND=/bin/bash"),
+            ],
+            vec![false, false, true, false],
+        ),
+        // sudo-rs: ` [...]` ends a part, `[...] ` starts the next, which names no user.
+        (
+            vec![
+                sudo("alice", &format!("TTY=pts/0 ; {pwd} ; USER=root ; COMMAND=/usr/bin/env A=1 [...]")),
+                sudo("carol", "TTY=pts/2 ; PWD=/ ; USER=root ; COMMAND=/usr/bin/id"),
+                log_record("Mar 16 08:25:22 web1 sudo: [...]  bash"),
+            ],
+            vec![false, false, true],
+        ),
+        (
+            vec![
+                sudo("alice", &format!("TTY=pts/0 ; {pwd} ; USER=bo [...]")),
+                log_record("Mar 16 08:25:22 web1 sudo: [...] b ; COMMAND=/bin/bash"),
+            ],
+            vec![false, false],
+        ),
+    ];
+    for (records, want) in cases {
+        let got: Vec<bool> = records.iter().map(|r| review(&keep(&mut h, r)).contains(&"root_shell")).collect();
+        assert_eq!(got, want, "{records:?}");
+    }
+    let v = keep(&mut h, &log_record("Mar 16 08:25:22 web1 sudo: [...] ot ; COMMAND=/bin/bash"));
+    assert_eq!((&v["sudo"]["outcome"], v["sudo"].get("user")), (&json!("continued"), None), "{v}");
+}
+
 /// The systemd input (with and without `Strip_Underscores`) and the syslog parsers' shape.
 #[test]
 fn systemd_and_syslog_input_shapes() {

@@ -3,6 +3,13 @@
 //! sudo command lines look like `alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/bash`;
 //! a refusal puts the reason before the key/value list (`3 incorrect password attempts ; TTY=...`).
 //! `COMMAND=` is always last and may itself contain ` ; `, so it takes the rest of the line.
+//!
+//! sudo splits a line longer than about 960 bytes (sudoers `syslog_maxlen`) at the last space
+//! before the limit, drops the spaces there, and logs each later part as
+//! `alice : (command continued) <rest>` (eventlog.c `do_syslog_sudo`). sudo-rs splits at the
+//! last whitespace of the piece being written (else inside a word), ends the part with
+//! ` [...]` and starts the next with `[...] ` and no user: the parts put end to end are the
+//! line. [`SplitLines`] judges a later part together with the parts before it.
 
 use super::ShortPattern;
 
@@ -24,7 +31,8 @@ pub enum Outcome {
     AuthFailure,
     SessionOpened,
     SessionClosed,
-    /// `(command continued)`: the rest of a line sudo split (at about 960 bytes).
+    /// `(command continued)` (sudo) or `[...]` (sudo-rs): a later part of a line sudo split
+    /// (at about 960 bytes).
     Continued,
 }
 
@@ -70,13 +78,33 @@ pub struct SudoEvent<'a> {
     pub reason: Option<&'a str>,
     /// Count from `N incorrect password attempts`.
     pub attempts: Option<u32>,
-    /// sudo's key/value text (`TTY=... ; COMMAND=...`), or the text of a continuation.
+    /// sudo's key/value text (`TTY=... ; COMMAND=...`), or the text of a continuation;
+    /// without sudo-rs's ` [...]` marks.
     fields: &'a str,
+    /// Where the line sits among the parts sudo split it into.
+    part: Part,
+    /// The part ends in sudo-rs's ` [...]`: another part follows.
+    more: bool,
     /// The line holds more than one `USER=` or `COMMAND=` field: `PWD`, `ENV` and the
     /// command are written unescaped, so which is sudo's cannot be told, and
     /// [`SudoEvent::target_user`] and [`SudoEvent::command`] are left empty.
     pub ambiguous: bool,
 }
+
+/// Where a line sits among the parts sudo split it into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// A whole line or the first part of a split one: sudo marks neither.
+    First,
+    /// sudo's `user : (command continued) <rest>`; sudo dropped the spaces at the split.
+    Continued,
+    /// sudo-rs's `[...] <rest>`, the text exactly as it went on.
+    RsContinued,
+}
+
+/// sudo-rs ends a part it split with this, and starts the next part with [`RS_START`].
+const RS_END: &str = " [...]";
+const RS_START: &str = "[...] ";
 
 const SHELLS: [&str; 9] = ["sh", "bash", "zsh", "dash", "ksh", "fish", "csh", "tcsh", "su"];
 
@@ -92,27 +120,172 @@ impl SudoEvent<'_> {
         match self.tool {
             Tool::Su => to_root(self.target_user) && self.outcome == Outcome::Allowed,
             Tool::Sudo if self.outcome == Outcome::SessionClosed => false,
-            Tool::Sudo => {
-                // sudo writes PWD, ENV and the command as they are: in a directory named
-                // `x ; USER=nobody ;` the real `USER=root` reads as `; ; USER=root`, and
-                // `sudo 'X=1 ; USER=nobody' bash` logs a second `USER=` after sudo's. Every
-                // reading counts: a shell `COMMAND=` after any `USER=root`, or after no
-                // `USER=` at all (the default target, or a continuation), is a root shell.
-                let (mut users, mut root) = (false, false);
-                for field in key_fields(self.fields) {
-                    match field {
-                        KeyField::User(user) => {
-                            users = true;
-                            root |= user == "root";
-                        }
-                        KeyField::Command(command) if (root || !users) && is_shell_command(command) => return true,
-                        KeyField::Command(_) => {}
-                    }
-                }
-                false
-            }
+            Tool::Sudo => scan(self.fields, &mut Seen::default()),
         }
     }
+}
+
+/// The `USER=` fields of a line so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Seen {
+    users: bool,
+    root: bool,
+}
+
+/// Whether `text` holds a root shell, after the `USER=` fields in `seen`, which it extends.
+///
+/// sudo writes PWD, ENV and the command as they are: in a directory named `x ; USER=nobody ;`
+/// the real `USER=root` reads as `; ; USER=root`, and `sudo 'X=1 ; USER=nobody' bash` logs a
+/// second `USER=` after sudo's. Every reading counts: a shell `COMMAND=` after any
+/// `USER=root`, or after no `USER=` at all (the default target, or a continuation judged
+/// alone), is a root shell.
+fn scan(text: &str, seen: &mut Seen) -> bool {
+    let mut shell = false;
+    for field in key_fields(text) {
+        match field {
+            KeyField::User(user) => {
+                seen.users = true;
+                seen.root |= user == "root";
+            }
+            KeyField::Command(command) => shell |= (seen.root || !seen.users) && is_shell_command(command),
+        }
+    }
+    shell
+}
+
+/// Where the last field of `text` starts: after its last separator.
+fn last_field(text: &str) -> usize {
+    let b = text.as_bytes();
+    let last = (1..b.len().saturating_sub(1)).rev().find(|&i| b[i] == b';' && b[i - 1] == b' ' && b[i + 1] == b' ');
+    match last {
+        Some(i) => i + 2,
+        None if text.starts_with("; ") => 2,
+        None => 0,
+    }
+}
+
+/// What is kept of a field that runs on: its start (the key, the command and its first
+/// arguments) and its last bytes (where a separator split in two begins).
+const TAIL_HEAD: usize = 256;
+const TAIL_END: usize = 2;
+
+/// The parts so far of one split line.
+#[derive(Debug, Default)]
+struct Open {
+    /// When the line last had a part (0: the slot is free).
+    stamp: u64,
+    /// Host and pid, and the invoking user (0 for a sudo-rs part, which names none).
+    place: u64,
+    user: u64,
+    /// sudo-rs's: the next part starts `[...] `.
+    rs: bool,
+    seen: Seen,
+    /// The last field so far, which the next part may go on: all of it, or its first
+    /// [`TAIL_HEAD`] and last [`TAIL_END`] bytes.
+    tail: String,
+}
+
+/// The split lines still open, judged part by part. A later part is read after the last
+/// field of the parts before it (sudo's with a space between, sudo-rs's as it is) and after
+/// every `USER=` they held: a shell `COMMAND=` after a `USER=root` anywhere earlier in the
+/// line, or with no `USER=` anywhere, is a root shell.
+///
+/// A part is matched to the line it continues by host, pid (sudo's syslog lines usually have
+/// none) and invoking user; a sudo-rs part names no user and goes on the newest open sudo-rs
+/// line of its host and pid. sudo does not mark a line's last part, and the command's
+/// arguments may run on past a part holding `COMMAND=`, so a line stays open until the next
+/// line of the same user replaces it (a sudo-rs line until its part without ` [...]`), and at
+/// most [`SplitLines::OPEN`] are open, the least recently continued forgotten first: sudo logs
+/// a line's parts one right after the other. A part whose line is not known is judged alone.
+#[derive(Debug, Default)]
+pub struct SplitLines {
+    open: [Open; SplitLines::OPEN],
+    clock: u64,
+    joined: String,
+}
+
+impl SplitLines {
+    /// How many lines are kept open.
+    pub const OPEN: usize = 8;
+
+    pub fn new() -> Self {
+        SplitLines::default()
+    }
+
+    /// Whether `e` is a root shell, read with the parts of its line before it; `host` and
+    /// `pid` are where it came from, when the input tells.
+    pub fn root_shell(&mut self, e: &SudoEvent, host: Option<&str>, pid: Option<u64>) -> bool {
+        if e.tool != Tool::Sudo || e.fields.is_empty() {
+            return e.root_shell();
+        }
+        let pid = pid.map_or([0xff; 9], |p| {
+            let mut b = [0; 9];
+            b[1..].copy_from_slice(&p.to_le_bytes());
+            b
+        });
+        let place = fnv(fnv(FNV_START, host.unwrap_or_default().as_bytes()), &pid);
+        let user = match e.part {
+            Part::RsContinued => 0,
+            _ => fnv(FNV_START, e.user.unwrap_or_default().as_bytes()),
+        };
+        let open = &self.open;
+        let live = |i: &usize| open[*i].stamp != 0 && open[*i].place == place;
+        let found = match e.part {
+            // A new line: whatever was open for its user is over.
+            Part::First => None,
+            Part::Continued => (0..SplitLines::OPEN).filter(live).find(|&i| open[i].user == user),
+            Part::RsContinued => {
+                (0..SplitLines::OPEN).filter(live).filter(|&i| open[i].rs).max_by_key(|&i| open[i].stamp)
+            }
+        };
+        let mut seen = Seen::default();
+        self.joined.clear();
+        if let Some(o) = found.map(|i| &self.open[i]) {
+            seen = o.seen;
+            self.joined.push_str(&o.tail);
+            if e.part == Part::Continued {
+                self.joined.push(' ');
+            }
+        }
+        self.joined.push_str(e.fields);
+        let shell = scan(&self.joined, &mut seen);
+        if e.part == Part::RsContinued && !e.more {
+            // sudo-rs's last part: the line is over.
+            if let Some(i) = found {
+                self.open[i].stamp = 0;
+            }
+            return shell;
+        }
+        let i = match found {
+            Some(i) => i,
+            // The slot its user had, else a free one, else the least recently used.
+            None => (0..SplitLines::OPEN)
+                .min_by_key(|&i| {
+                    let o = &self.open[i];
+                    (!(o.stamp != 0 && o.place == place && o.user == user), o.stamp)
+                })
+                .unwrap_or(0),
+        };
+        let o = &mut self.open[i];
+        self.clock += 1;
+        (o.stamp, o.place, o.user, o.rs, o.seen) = (self.clock, place, user, e.more, seen);
+        let tail = &self.joined[last_field(&self.joined)..];
+        o.tail.clear();
+        if tail.len() <= TAIL_HEAD + TAIL_END {
+            o.tail.push_str(tail);
+        } else {
+            o.tail.push_str(&tail[..tail.floor_char_boundary(TAIL_HEAD)]);
+            o.tail.push_str(&tail[tail.ceil_char_boundary(tail.len() - TAIL_END)..]);
+        }
+        shell
+    }
+}
+
+const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a.
+fn fnv(h: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// A `USER=` or `COMMAND=` field of sudo's key/value text.
@@ -123,12 +296,14 @@ enum KeyField<'a> {
 }
 
 /// Every `USER=` and `COMMAND=` that starts the text or follows a ` ; `, in order. Each
-/// `;` is looked at on its own: in `; ; USER=root` the two separators share a space.
+/// `;` is looked at on its own: in `; ; USER=root` the two separators share a space. A
+/// leading `; ` is a separator too: sudo split the line at the space before it.
 fn key_fields(text: &str) -> impl Iterator<Item = KeyField<'_>> {
     let b = text.as_bytes();
     let separators =
         (1..b.len().saturating_sub(1)).filter(move |&i| b[i] == b';' && b[i - 1] == b' ' && b[i + 1] == b' ');
-    std::iter::once(0).chain(separators.map(|i| i + 2)).filter_map(move |i| {
+    let leading = text.starts_with("; ").then_some(2);
+    std::iter::once(0).chain(leading).chain(separators.map(|i| i + 2)).filter_map(move |i| {
         let rest = &text[i..];
         if let Some(user) = rest.strip_prefix("USER=") {
             // A part sudo split ends in ` ;`.
@@ -168,13 +343,26 @@ fn event(tool: Tool, outcome: Outcome) -> SudoEvent<'static> {
         reason: None,
         attempts: None,
         fields: "",
+        part: Part::First,
+        more: false,
         ambiguous: false,
     }
 }
 
 /// Parses a message logged under the `sudo` ident.
 pub fn parse(message: &str) -> Option<SudoEvent<'_>> {
-    let m = message.trim();
+    let m = message.trim_end();
+    if let Some(rest) = m.strip_prefix(RS_START) {
+        // A later part of a line sudo-rs split: the text as it went on, no user.
+        let mut ev = event(Tool::Sudo, Outcome::Continued);
+        ev.part = Part::RsContinued;
+        (ev.fields, ev.more) = match rest.strip_suffix(RS_END) {
+            Some(fields) => (fields, true),
+            None => (rest, false),
+        };
+        return Some(ev);
+    }
+    let m = m.trim_start();
     if m.starts_with("pam_") {
         return pam(Tool::Sudo, m);
     }
@@ -190,6 +378,7 @@ pub fn parse(message: &str) -> Option<SudoEvent<'_>> {
         // out of the first part.
         let mut ev = event(Tool::Sudo, Outcome::Continued);
         ev.user = Some(user);
+        ev.part = Part::Continued;
         ev.fields = continued.trim_start();
         return Some(ev);
     }
@@ -227,7 +416,11 @@ pub fn parse(message: &str) -> Option<SudoEvent<'_>> {
     if !seen_kv {
         return None;
     }
-    ev.fields = fields;
+    // The first part of a line sudo-rs split.
+    (ev.fields, ev.more) = match fields.strip_suffix(RS_END) {
+        Some(fields) => (fields, true),
+        None => (fields, false),
+    };
     let (mut users, mut commands) = (0, 0);
     for field in key_fields(ev.fields) {
         match field {
@@ -457,12 +650,206 @@ mod tests {
             ("USER=root ; COMMAND=/usr/bin/id", false),
             // The arguments of a long command.
             ("-c 'echo bash' /tmp/COMMAND=/bin/bash", false),
-            ("; COMMAND=/bin/bash", false),
+            // Split at the space before the separator: sudo drops it, the part starts `; `.
+            ("; COMMAND=/bin/bash", true),
+            ("; USER=bob ; COMMAND=/bin/bash", false),
         ] {
             let line = format!("Mar 16 08:25:23 web1 sudo: mallory : (command continued) {rest}");
             let e = sudo(&line);
             assert_eq!((e.outcome, e.user, e.is_failure()), (Outcome::Continued, Some("mallory"), false), "{rest}");
             assert_eq!(e.root_shell(), root_shell, "{rest}");
+        }
+    }
+
+    /// Each line's root_shell, judged by one [`SplitLines`] in order.
+    fn judged(lines: &[String]) -> Vec<bool> {
+        let mut split = SplitLines::new();
+        lines
+            .iter()
+            .map(|line| {
+                let l = syslog::parse(line).unwrap();
+                let e = parse(l.message).unwrap_or_else(|| panic!("{line}"));
+                split.root_shell(&e, l.host, l.pid.map(u64::from))
+            })
+            .collect()
+    }
+
+    /// A later part is read after the parts of its line before it: after its last field,
+    /// and after every USER= the line held so far.
+    #[test]
+    fn split_parts_are_judged_together() {
+        let sudo = |who: &str, rest: &str| format!("Mar 16 08:25:22 web1 sudo: {who} : {rest}");
+        let more = |who: &str, rest: &str| sudo(who, &format!("(command continued) {rest}"));
+        let pwd = format!("PWD=/tmp/{}", "d".repeat(880));
+        let env = format!("ENV=X={}", "a".repeat(885));
+        // (the parts, root_shell of each)
+        let cases: Vec<(Vec<String>, Vec<bool>)> = vec![
+            // Split at the space before ` ; COMMAND=`.
+            (
+                vec![
+                    sudo("mallory", &format!("TTY=pts/0 ; {pwd} ; USER=root")),
+                    more("mallory", "; COMMAND=/bin/bash"),
+                ],
+                vec![false, true],
+            ),
+            (
+                vec![sudo("mallory", &format!("TTY=pts/0 ; {pwd} ; USER=bob")), more("mallory", "; COMMAND=/bin/bash")],
+                vec![false, false],
+            ),
+            // `sudo "X=<885 a's> ; USER=nobody" bash`: the root USER in the first part, a
+            // made-up one in the second.
+            (
+                vec![
+                    sudo("mallory", &format!("TTY=pts/0 ; PWD=/home/m ; USER=root ; {env} ;")),
+                    more("mallory", "USER=nobody ; COMMAND=/bin/bash"),
+                ],
+                vec![false, true],
+            ),
+            (
+                vec![
+                    sudo("mallory", &format!("TTY=pts/0 ; PWD=/home/m ; USER=root ; {env}")),
+                    more("mallory", "; USER=nobody ; COMMAND=/bin/bash"),
+                ],
+                vec![false, true],
+            ),
+            (
+                vec![
+                    sudo("bob", &format!("TTY=pts/0 ; PWD=/home/b ; USER=bob ; {env} ;")),
+                    more("bob", "USER=nobody ; COMMAND=/bin/bash"),
+                ],
+                vec![false, false],
+            ),
+            // The command's arguments run on into the next part.
+            (
+                vec![
+                    sudo("mallory", &format!("TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/usr/bin/env {env}")),
+                    more("mallory", "bash"),
+                ],
+                vec![false, true],
+            ),
+            (
+                vec![
+                    sudo("mallory", &format!("TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/usr/bin/id {env}")),
+                    more("mallory", "bash"),
+                ],
+                vec![false, false],
+            ),
+            // Three parts.
+            (
+                vec![
+                    sudo("mallory", &format!("TTY=pts/0 ; PWD=/home/m ; USER=root ; {env} ;")),
+                    more("mallory", &format!("{env} ;")),
+                    more("mallory", "USER=nobody ; COMMAND=/bin/sh"),
+                ],
+                vec![false, false, true],
+            ),
+            // Another user's line between two parts, on the same host or with the same user
+            // on another host.
+            (
+                vec![
+                    sudo("mallory", &format!("TTY=pts/0 ; PWD=/home/m ; USER=root ; {env} ;")),
+                    sudo("bob", "TTY=pts/1 ; PWD=/ ; USER=bob ; COMMAND=/usr/bin/id"),
+                    "Mar 16 08:25:22 web2 sudo: mallory : TTY=pts/1 ; PWD=/ ; USER=bob ; COMMAND=/usr/bin/id".into(),
+                    more("mallory", "USER=nobody ; COMMAND=/bin/bash"),
+                ],
+                vec![false, false, false, true],
+            ),
+            (
+                vec![
+                    sudo("bob", &format!("TTY=pts/1 ; PWD=/home/b ; USER=root ; {env} ;")),
+                    sudo("mallory", &format!("TTY=pts/0 ; PWD=/home/m ; USER=nobody ; {env} ;")),
+                    more("mallory", "COMMAND=/bin/bash"),
+                ],
+                vec![false, false, false],
+            ),
+            // A new line of the same user ends the one before.
+            (
+                vec![
+                    sudo("mallory", &format!("TTY=pts/0 ; PWD=/home/m ; USER=root ; {env} ;")),
+                    sudo("mallory", &format!("TTY=pts/0 ; PWD=/home/m ; USER=nobody ; {env} ;")),
+                    more("mallory", "COMMAND=/bin/bash"),
+                ],
+                vec![false, false, false],
+            ),
+            // With a pid, lines of two processes stay apart.
+            (
+                vec![
+                    format!("Mar 16 08:25:22 web1 sudo[10]: mallory : TTY=pts/0 ; PWD=/ ; USER=root ; {env} ;"),
+                    format!("Mar 16 08:25:22 web1 sudo[11]: mallory : TTY=pts/1 ; PWD=/ ; USER=nobody ; {env} ;"),
+                    "Mar 16 08:25:22 web1 sudo[10]: mallory : (command continued) USER=nobody ; COMMAND=/bin/bash"
+                        .into(),
+                    "Mar 16 08:25:22 web1 sudo[11]: mallory : (command continued) COMMAND=/bin/bash".into(),
+                ],
+                vec![false, false, true, false],
+            ),
+        ];
+        for (lines, want) in &cases {
+            assert_eq!(&judged(lines), want, "{lines:?}");
+        }
+
+        // At most OPEN lines are open: the oldest is judged alone once forgotten.
+        let mut lines = vec![sudo("mallory", &format!("TTY=pts/0 ; PWD=/home/m ; USER=root ; {env} ;"))];
+        let others =
+            (0..SplitLines::OPEN).map(|n| sudo(&format!("u{n}"), "TTY=pts/1 ; PWD=/ ; USER=u ; COMMAND=/bin/id"));
+        lines.extend(others);
+        lines.push(more("mallory", "USER=nobody ; COMMAND=/bin/bash"));
+        assert_eq!(judged(&lines).last(), Some(&false));
+        lines.remove(1);
+        assert_eq!(judged(&lines).last(), Some(&true));
+    }
+
+    /// sudo-rs ends a part with ` [...]` and starts the next with `[...] `, no user: the
+    /// parts end to end are the line, split at a space or inside a word.
+    #[test]
+    fn sudo_rs_split_lines() {
+        let pwd = format!("PWD=/tmp/{}", "d".repeat(880));
+        let rs = |rest: &str| format!("Mar 16 08:25:22 web1 sudo: {rest}");
+        let line = rs("[...]  USER=root ; COMMAND=/bin/bash [...]");
+        let e = sudo(&line);
+        assert_eq!((e.outcome, e.user, e.is_failure(), e.root_shell()), (Outcome::Continued, None, false, true));
+        let cases: Vec<(Vec<String>, Vec<bool>)> = vec![
+            (
+                vec![rs(&format!("alice : TTY=pts/0 ; {pwd} ; USER=ro [...]")), rs("[...] ot ; COMMAND=/bin/bash")],
+                vec![false, true],
+            ),
+            (
+                vec![rs(&format!("alice : TTY=pts/0 ; {pwd} ; USER=bo [...]")), rs("[...] b ; COMMAND=/bin/bash")],
+                vec![false, false],
+            ),
+            // At the space before `; USER=`: the part ends in two spaces, one of them sudo-rs's.
+            (
+                vec![rs(&format!("alice : TTY=pts/0 ; {pwd}  [...]")), rs("[...] ; USER=root ; COMMAND=/bin/sh")],
+                vec![false, true],
+            ),
+            (
+                vec![
+                    rs(&format!("alice :  {pwd} ; USER=root ; COMMAND=/usr/bin/env A=1 [...]")),
+                    rs(&format!("[...]  B={} [...]", "b".repeat(900))),
+                    rs("[...]  bash"),
+                ],
+                vec![false, false, true],
+            ),
+            // Another user's whole line between two parts.
+            (
+                vec![
+                    rs(&format!("alice : TTY=pts/0 ; {pwd} ; USER=ro [...]")),
+                    rs("bob : TTY=pts/1 ; PWD=/ ; USER=bob ; COMMAND=/usr/bin/id"),
+                    rs("[...] ot ; COMMAND=/bin/bash"),
+                ],
+                vec![false, false, true],
+            ),
+            // The part without ` [...]` ends the line: what comes after is judged alone.
+            (
+                vec![
+                    rs(&format!("alice : TTY=pts/0 ; {pwd} ; USER=root [...]")),
+                    rs("[...]  ; COMMAND=/usr/bin/id"),
+                    rs("[...] USER=nobody ; COMMAND=/bin/bash"),
+                ],
+                vec![false, false, false],
+            ),
+        ];
+        for (lines, want) in &cases {
+            assert_eq!(&judged(lines), want, "{lines:?}");
         }
     }
 
