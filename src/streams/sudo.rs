@@ -240,15 +240,24 @@ impl SplitLines {
         };
         let mut seen = Seen::default();
         self.joined.clear();
+        let mut shell = false;
         if let Some(o) = found.map(|i| &self.open[i]) {
             seen = o.seen;
             self.joined.push_str(&o.tail);
             if e.part == Part::Continued {
+                // sudo cut at a space and dropped it, or, with no space within its limit,
+                // inside a word (`COMMAND=/./././.../bin/bash`): both readings count.
+                self.joined.push_str(e.fields);
+                let mut unspaced = seen;
+                shell = scan(&self.joined, &mut unspaced);
+                self.joined.truncate(o.tail.len());
                 self.joined.push(' ');
+                seen.users |= unspaced.users;
+                seen.root |= unspaced.root;
             }
         }
         self.joined.push_str(e.fields);
-        let shell = scan(&self.joined, &mut seen);
+        shell |= scan(&self.joined, &mut seen);
         if e.part == Part::RsContinued && !e.more {
             // sudo-rs's last part: the line is over.
             if let Some(i) = found {
@@ -695,6 +704,16 @@ mod tests {
             (
                 vec![sudo("mallory", &format!("TTY=pts/0 ; {pwd} ; USER=bob")), more("mallory", "; COMMAND=/bin/bash")],
                 vec![false, false],
+            ),
+            // `sudo /././.../bin/bash`: no space within sudo's limit, so it cut inside the
+            // word and dropped nothing.
+            (
+                vec![
+                    sudo("mallory", "TTY=pts/0 ; PWD=/home/mallory ; USER=root ;"),
+                    more("mallory", &format!("COMMAND={}", "/.".repeat(476))),
+                    more("mallory", &format!("{}/bin/bash", "/.".repeat(4))),
+                ],
+                vec![false, false, true],
             ),
             // `sudo "X=<885 a's> ; USER=nobody" bash`: the root USER in the first part, a
             // made-up one in the second.
