@@ -68,11 +68,12 @@ pub fn module() -> Module {
 }
 
 /// Most bytes a rewritten JSON record can have: each added field is either from the
-/// configuration (cluster name, emails: a few dozen bytes here) or copied from one part of
-/// the record (the actor's name is the username, the impersonated one another member), so
-/// at most the record twice plus 4 KiB of field names, flags and configured values.
+/// configuration (cluster name, emails: a few dozen bytes here) or copied from parts of
+/// the record (the actor's name is the username, the impersonated one another member; an
+/// auditd EXECVE record's arguments twice, as `argv` and as `command`), so at most the
+/// record three times plus 4 KiB of field names, flags and configured values.
 pub fn json_bound(input_len: usize) -> usize {
-    2 * input_len + 4096
+    3 * input_len + 4096
 }
 
 /// Bytes the envelope adds to the text it carries: the map, its error member and key
@@ -85,7 +86,7 @@ pub fn envelope_overhead(text_len: usize) -> usize {
 
 /// Most bytes of any msgpack reply: the JSON text of a msgpack record is at most
 /// 6 × its bytes + 2 (a control character in a string becomes `\u0001`); a rewrite at
-/// most doubles it plus 4 KiB ([`json_bound`]); its msgpack is at most 2.25 × that text
+/// most triples it plus 4 KiB ([`json_bound`]); its msgpack is at most 2.25 × that text
 /// (`1e9,` becomes a 9-byte float), and the envelope at most 3 × (non-ASCII as `\uXXXX`)
 /// plus [`envelope_overhead`].
 pub fn msgpack_bound(input_len: usize) -> usize {
