@@ -112,27 +112,21 @@ impl Shape {
                 "exec" => &mut shape.exec,
                 "ident" => &mut shape.ident,
                 "SYSLOG_IDENTIFIER" => &mut shape.journal_ident,
-                // journald sets `_COMM`; a client can send a `COMM` of its own, which
-                // journald stores before the fields it adds.
-                "_COMM" => {
-                    shape.journal_comm = Some(m);
-                    continue;
-                }
-                "COMM" => &mut shape.journal_comm,
-                "_TRANSPORT" => {
-                    shape.journal_transport = Some(m);
-                    continue;
-                }
-                "TRANSPORT" => {
-                    shape.journal_transport.get_or_insert(m);
-                    continue;
-                }
-                "_UID" => {
-                    shape.journal_uid = Some(m);
-                    continue;
-                }
-                "UID" => {
-                    shape.journal_uid.get_or_insert(m);
+                // journald sets `_COMM`, `_TRANSPORT` and `_UID`; a client may send a `COMM`
+                // of its own (and `Strip_Underscores` renames journald's): journald's wins,
+                // in whichever order they come.
+                key @ ("_COMM" | "COMM" | "_TRANSPORT" | "TRANSPORT" | "_UID" | "UID") => {
+                    let (bare, journald) = key.strip_prefix('_').map_or((key, false), |bare| (bare, true));
+                    let slot = match bare {
+                        "COMM" => &mut shape.journal_comm,
+                        "TRANSPORT" => &mut shape.journal_transport,
+                        _ => &mut shape.journal_uid,
+                    };
+                    if journald {
+                        *slot = Some(m);
+                    } else {
+                        slot.get_or_insert(m);
+                    }
                     continue;
                 }
                 "MESSAGE" => &mut shape.journal_message,

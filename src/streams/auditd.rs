@@ -12,6 +12,7 @@
 //! spaces, quotes or control bytes; those are decoded when the result is printable UTF-8 (NUL separators
 //! of `proctitle` become spaces), otherwise left as hex.
 
+use super::{FNV_START, fnv1a};
 use std::borrow::Cow;
 
 use serde::Deserialize;
@@ -746,10 +747,7 @@ impl AuditdFilter {
 
 /// FNV-1a over node and timestamp, mixed with the serial; never 0 so the empty slots never match.
 fn event_id(rec: &AuditRecord<'_>) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in rec.node.unwrap_or("").bytes().chain([0]).chain(rec.timestamp.bytes()) {
-        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-    }
+    let h = fnv1a(FNV_START, rec.node.unwrap_or("").bytes().chain([0]).chain(rec.timestamp.bytes()));
     (h ^ rec.serial.wrapping_mul(0x9e37_79b9_7f4a_7c15)) | 1
 }
 

@@ -6,6 +6,7 @@
 //! address tracked longest is evicted (first in, first out), which keeps memory bounded under a
 //! distributed attack.
 
+use super::{FNV_START, fnv1a};
 use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -158,10 +159,7 @@ impl Attempts {
     /// served by sshd process `pid` (0 when unknown: the address's lines then count as one
     /// connection's); returns how many new attempts they show.
     pub fn record(&mut self, ip: &str, pid: u64, kind: usize, n: u32) -> u32 {
-        // FNV-1a.
-        let ip_hash =
-            ip.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-        let key = (ip_hash, pid);
+        let key = (fnv1a(FNV_START, ip.bytes()), pid);
         // Sized once, when the first login fails.
         self.lines.reserve_all();
         let counts = match self.lines.get_mut(&key) {

@@ -59,6 +59,27 @@ impl ShortPattern for str {
     }
 }
 
+/// Where `pat` starts in `s`, first to last, one [`ShortPattern::find_short`] each (matches
+/// may overlap).
+pub(crate) fn find_all_short<'a>(s: &'a str, pat: &'a str) -> impl Iterator<Item = usize> + 'a {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let at = from + s[from..].find_short(pat)?;
+        from = at + 1;
+        Some(at)
+    })
+}
+
+/// Where `pat` starts in `s`, last to first, each match ending before the one found after it.
+pub(crate) fn rfind_all_short<'a>(s: &'a str, pat: &'a str) -> impl Iterator<Item = usize> + 'a {
+    let mut end = s.len();
+    std::iter::from_fn(move || {
+        let at = s[..end].rfind_short(pat)?;
+        end = at;
+        Some(at)
+    })
+}
+
 /// The first `p` in `h` (see [`ShortPattern`]: a first-byte scan, for short patterns).
 pub fn find_bytes(h: &[u8], p: &[u8]) -> Option<usize> {
     let Some((&first, rest)) = p.split_first() else { return Some(0) };
@@ -71,6 +92,15 @@ pub fn find_bytes(h: &[u8], p: &[u8]) -> Option<usize> {
         from = i + 1;
     }
     None
+}
+
+/// Where an FNV-1a hash starts.
+pub(crate) const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a of `bytes`, continuing from `h` ([`FNV_START`] for a new hash): the small keys of
+/// the streams' bounded tables (a connection, an audit event, a split sudo line).
+pub(crate) fn fnv1a(h: u64, bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(h, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// The first `byte` in `h` at or after `from`, eight bytes at a time.

@@ -6,7 +6,7 @@
 //! User names come from the client and may be empty or contain spaces; the address is located from the
 //! sshd-generated tail of the message so an injected ` from x.x.x.x` in a user name does not win.
 
-use super::ShortPattern;
+use super::{ShortPattern, find_all_short, rfind_all_short};
 
 /// True for the program names sshd logs under: `sshd`, `sshd-session` (OpenSSH 9.8+, per-connection
 /// process), `sshd-auth` (OpenSSH 10.0+, pre-auth process) and the old `sshd(pam_unix)` PAM tag.
@@ -497,9 +497,9 @@ fn auth_result<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
     // tail that fits is sshd's.
     let succeeded = matches!(ev.outcome, Some(Outcome::Accepted | Outcome::Partial));
     let (user, tail) = match method.split('/').next() {
-        Some("password" | "keyboard-interactive" | "none") => locate_source_from_end(r, false, succeeded),
+        Some("password" | "keyboard-interactive" | "none") => locate_sshd_tail(r, false, succeeded),
         Some("hostbased") => locate_source(r),
-        _ => locate_source_from_end(r, true, succeeded),
+        _ => locate_sshd_tail(r, true, succeeded),
     }?;
     ev.user = Some(user);
     let (where_, key) = match tail.split_once_short(": ") {
@@ -540,29 +540,18 @@ fn certificate_key<'a>(key_type: &'a str, rest: &'a str, ev: &mut SshEvent<'a>) 
             (Some(fp).filter(|fp| is_fingerprint(fp)), r.strip_prefix("ID ")?)
         }
     };
-    let mut end = body.len();
-    while let Some(at) = body[..end].rfind_short(" (serial ") {
-        let certificate = body[at + 9..].split_once_short(") CA ").and_then(|(serial, ca)| {
-            let (ca_key_type, r) = super::next_token(ca);
-            let (ca_fingerprint, _) = super::next_token(r);
-            let ca_fingerprint = ca_fingerprint.trim_end_matches(',');
-            let fits = !ca_key_type.is_empty() && is_fingerprint(ca_fingerprint);
-            fits.then_some(Certificate {
-                key_id: &body[..at],
-                serial: serial.parse().ok()?,
-                ca_key_type,
-                ca_fingerprint,
-            })
-        });
-        if certificate.is_some() {
-            ev.key_type = Some(key_type);
-            ev.fingerprint = fingerprint;
-            ev.certificate = certificate;
-            return Some(());
-        }
-        end = at;
-    }
-    None
+    let certificate = rfind_all_short(body, " (serial ").find_map(|at| {
+        let (serial, ca) = body[at + 9..].split_once_short(") CA ")?;
+        let (ca_key_type, r) = super::next_token(ca);
+        let (ca_fingerprint, _) = super::next_token(r);
+        let ca_fingerprint = ca_fingerprint.trim_end_matches(',');
+        let fits = !ca_key_type.is_empty() && is_fingerprint(ca_fingerprint);
+        fits.then_some(Certificate { key_id: &body[..at], serial: serial.parse().ok()?, ca_key_type, ca_fingerprint })
+    })?;
+    ev.key_type = Some(key_type);
+    ev.fingerprint = fingerprint;
+    ev.certificate = Some(certificate);
+    Some(())
 }
 
 /// Where the reason of a `Disconnecting` line starts (its `: `). Old sshd writes
@@ -573,17 +562,8 @@ fn disconnect_reason_at(m: &str) -> Option<usize> {
     if m.starts_with("Disconnecting: ") {
         return Some("Disconnecting".len());
     }
-    let mut found = None;
-    let mut start = 0;
-    while let Some(i) = m[start..].find_short(": ") {
-        let at = start + i;
-        let ends_in_port = m[..at].rsplit_once_short(" port ").is_some_and(|(_, p)| p.parse::<u16>().is_ok());
-        if ends_in_port {
-            found = Some(at);
-        }
-        start = at + 1;
-    }
-    found.or_else(|| m.find_short(": "))
+    let ends_in_port = |at: &usize| m[..*at].rsplit_once_short(" port ").is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+    find_all_short(m, ": ").filter(ends_in_port).last().or_else(|| m.find_short(": "))
 }
 
 fn strip_invalid<'a>(r: &'a str, ev: &mut SshEvent<'a>) -> &'a str {
@@ -607,16 +587,7 @@ fn locate_source(r: &str) -> Option<(&str, &str)> {
     {
         return Some(("", t));
     }
-    let mut start = 0;
-    while let Some(i) = r[start..].find_short(" from ") {
-        let at = start + i;
-        let t = &r[at + 6..];
-        if tail_fits(t) {
-            return Some((&r[..at], t));
-        }
-        start = at + 1;
-    }
-    None
+    find_all_short(r, " from ").find_map(|at| tail_fits(&r[at + 6..]).then(|| (&r[..at], &r[at + 6..])))
 }
 
 /// [`locate_source`] for a line whose user name may hold a fake tail: the last ` from `
@@ -624,7 +595,7 @@ fn locate_source(r: &str) -> Option<(&str, &str)> {
 /// `<addr> port <N> ssh2`, then the end of the line or, with `key_info`, `: ` and the key.
 /// A line with no such tail (ssh1's `ssh1: ruser <client's name>`) is read as
 /// [`locate_source`] reads it.
-fn locate_source_from_end(r: &str, key_info: bool, first: bool) -> Option<(&str, &str)> {
+fn locate_sshd_tail(r: &str, key_info: bool, first: bool) -> Option<(&str, &str)> {
     let sshd_tail = |t: &str| {
         let (addr, rest) = super::next_token(t);
         let Some((port, rest)) = rest.strip_prefix("port ").map(super::next_token) else { return false };
@@ -638,22 +609,9 @@ fn locate_source_from_end(r: &str, key_info: bool, first: bool) -> Option<(&str,
         return empty_user;
     }
     let candidate = |at: usize| sshd_tail(&r[at + 6..]).then(|| (&r[..at], &r[at + 6..]));
-    let found = if first {
-        let mut start = 0;
-        std::iter::from_fn(|| {
-            let at = start + r[start..].find_short(" from ")?;
-            start = at + 1;
-            Some(at)
-        })
-        .find_map(candidate)
-    } else {
-        let mut end = r.len();
-        std::iter::from_fn(|| {
-            let at = r[..end].rfind_short(" from ")?;
-            end = at;
-            Some(at)
-        })
-        .find_map(candidate)
+    let found = match first {
+        true => find_all_short(r, " from ").find_map(candidate),
+        false => rfind_all_short(r, " from ").find_map(candidate),
     };
     found.or(empty_user).or_else(|| locate_source(r))
 }

@@ -11,7 +11,7 @@
 //! ` [...]` and starts the next with `[...] ` and no user: the parts put end to end are the
 //! line. [`SplitLines`] judges a later part together with the parts before it.
 
-use super::ShortPattern;
+use super::{FNV_START, ShortPattern, fnv1a};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -155,13 +155,19 @@ fn scan(text: &str, seen: &mut Seen) -> bool {
 
 /// Where the last field of `text` starts: after its last separator.
 fn last_field(text: &str) -> usize {
+    field_starts(text).last().unwrap_or(0)
+}
+
+/// Where each field of sudo's key/value text starts, in order: the text's start, and after
+/// every ` ; `. Each `;` is looked at on its own: in `; ; USER=root` the two separators
+/// share a space. A leading `; ` is a separator too: sudo split the line at the space
+/// before it.
+fn field_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
     let b = text.as_bytes();
-    let last = (1..b.len().saturating_sub(1)).rev().find(|&i| b[i] == b';' && b[i - 1] == b' ' && b[i + 1] == b' ');
-    match last {
-        Some(i) => i + 2,
-        None if text.starts_with("; ") => 2,
-        None => 0,
-    }
+    let separators =
+        (1..b.len().saturating_sub(1)).filter(move |&i| b[i] == b';' && b[i - 1] == b' ' && b[i + 1] == b' ');
+    let leading = text.starts_with("; ").then_some(2);
+    std::iter::once(0).chain(leading).chain(separators.map(|i| i + 2))
 }
 
 /// What is kept of a field that runs on: its start (the key, the command and its first
@@ -223,10 +229,10 @@ impl SplitLines {
             b[1..].copy_from_slice(&p.to_le_bytes());
             b
         });
-        let place = fnv(fnv(FNV_START, host.unwrap_or_default().as_bytes()), &pid);
+        let place = fnv1a(fnv1a(FNV_START, host.unwrap_or_default().bytes()), pid);
         let user = match e.part {
             Part::RsContinued => 0,
-            _ => fnv(FNV_START, e.user.unwrap_or_default().as_bytes()),
+            _ => fnv1a(FNV_START, e.user.unwrap_or_default().bytes()),
         };
         let open = &self.open;
         let live = |i: &usize| open[*i].stamp != 0 && open[*i].place == place;
@@ -290,13 +296,6 @@ impl SplitLines {
     }
 }
 
-const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
-
-/// FNV-1a.
-fn fnv(h: u64, bytes: &[u8]) -> u64 {
-    bytes.iter().fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
-}
-
 /// A `USER=` or `COMMAND=` field of sudo's key/value text.
 enum KeyField<'a> {
     User(&'a str),
@@ -304,15 +303,9 @@ enum KeyField<'a> {
     Command(&'a str),
 }
 
-/// Every `USER=` and `COMMAND=` that starts the text or follows a ` ; `, in order. Each
-/// `;` is looked at on its own: in `; ; USER=root` the two separators share a space. A
-/// leading `; ` is a separator too: sudo split the line at the space before it.
+/// Every `USER=` and `COMMAND=` field, in order (see [`field_starts`]).
 fn key_fields(text: &str) -> impl Iterator<Item = KeyField<'_>> {
-    let b = text.as_bytes();
-    let separators =
-        (1..b.len().saturating_sub(1)).filter(move |&i| b[i] == b';' && b[i - 1] == b' ' && b[i + 1] == b' ');
-    let leading = text.starts_with("; ").then_some(2);
-    std::iter::once(0).chain(leading).chain(separators.map(|i| i + 2)).filter_map(move |i| {
+    field_starts(text).filter_map(move |i| {
         let rest = &text[i..];
         if let Some(user) = rest.strip_prefix("USER=") {
             // A part sudo split ends in ` ;`.
@@ -381,7 +374,7 @@ pub fn parse(message: &str) -> Option<SudoEvent<'_>> {
     if user.is_empty() || user.contains(' ') {
         return None;
     }
-    if let Some(continued) = rest.trim_start().strip_prefix("(command continued)") {
+    if let Some(continued) = fields.strip_prefix("(command continued)") {
         // The rest of a line sudo split: no refusal (a reason comes first), and no fields of
         // its own to report, but it may hold the `USER=` and `COMMAND=` a long PWD pushed
         // out of the first part.
