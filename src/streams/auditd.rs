@@ -12,7 +12,7 @@
 //! spaces, quotes or control bytes; those are decoded when the result is printable UTF-8 (NUL separators
 //! of `proctitle` become spaces), otherwise left as hex.
 
-use super::{FNV_START, fnv1a};
+use super::{FNV_START, find_all_short, fnv1a};
 use std::borrow::Cow;
 
 use serde::Deserialize;
@@ -348,11 +348,12 @@ fn interpreted_execve<'a>(body: &'a str, out: &mut Vec<(&'a str, Cow<'a, str>)>)
         return argc.is_some();
     }
     let Some((mut arg, mut key_len)) = arg_key(s) else { return false };
+    let mut marks: Vec<String> = Vec::with_capacity(3);
     loop {
         let key = &s[..key_len - 1];
         let value = &s[key_len..];
         let next_arg = |k: u32| argc.is_none_or(|n| k + 1 < n).then(|| k + 1);
-        let mut marks = Vec::with_capacity(3);
+        marks.clear();
         match arg {
             ArgKey::Whole(k) => marks.extend(next_arg(k).map(|k| format!(" a{k}="))),
             ArgKey::Len(k) => marks.push(format!(" a{k}[0]=")),
@@ -364,7 +365,7 @@ fn interpreted_execve<'a>(body: &'a str, out: &mut Vec<(&'a str, Cow<'a, str>)>)
         if let ArgKey::Whole(k) | ArgKey::Chunk(k, _) = arg {
             marks.extend(next_arg(k).map(|k| format!(" a{k}_len=")));
         }
-        match marks.iter().filter_map(|m| value.find(m.as_str())).min() {
+        match first_mark(value, &marks) {
             Some(end) => {
                 push_value(out, key, &value[..end]);
                 s = &value[end + 1..];
@@ -378,6 +379,16 @@ fn interpreted_execve<'a>(body: &'a str, out: &mut Vec<(&'a str, Cow<'a, str>)>)
             }
         }
     }
+}
+
+/// Where the first of `marks` (each starting with ` a`) starts in `value`. One forward scan:
+/// a search per mark to the end of the line, for every argument, took time quadratic in the
+/// line's length.
+fn first_mark(value: &str, marks: &[String]) -> Option<usize> {
+    if marks.is_empty() {
+        return None;
+    }
+    find_all_short(value, " a").find(|&at| marks.iter().any(|m| value[at..].starts_with(m.as_str())))
 }
 
 /// Keys the kernel writes after a PATH record's `name` (`audit_log_name`, `audit_log_fcaps`;
@@ -1063,6 +1074,25 @@ mod tests {
         let raw = corpus_as_ausearch("EXECVE").into_iter().find(|(l, _)| l.contains("a1_len=")).unwrap().0;
         let long = rec(&raw).argv.iter().find(|a| a.len() > 1000).map(|a| a.to_string()).expect("chunks joined");
         assert!(long.starts_with("baaaaaaaaa"), "{}", &long[..20]);
+    }
+
+    #[test]
+    fn first_mark_is_the_earliest_of_any_mark() {
+        // Against a search for each mark: words of argument keys and text, pseudo-random.
+        let words = [" a1=", " a12=", " a01=", " a1[0]=", " a1[1]=", " a1_len=", " a", "a1=", " x", "=", " ", "1"];
+        let marks: Vec<String> = [" a1=", " a1[1]=", " a1_len="].map(String::from).into();
+        let mut seed = 0x2545_f491_u32;
+        for _ in 0..2000 {
+            let mut value = String::new();
+            for _ in 0..(seed % 9) {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                value.push_str(words[(seed >> 16) as usize % words.len()]);
+            }
+            for n in 0..=marks.len() {
+                let expected = marks[..n].iter().filter_map(|m| value.find(m.as_str())).min();
+                assert_eq!(first_mark(&value, &marks[..n]), expected, "{value:?} {n}");
+            }
+        }
     }
 
     #[test]
