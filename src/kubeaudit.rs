@@ -16,10 +16,11 @@ use crate::ecs::{self, Ecs};
 use crate::filter::PassReason;
 use crate::identity::{Actor, ActorKind, Identity};
 use crate::json::{self, Change, Edits, JsonError, Member, Members, Name, Span};
-use crate::policy::{Attributes, Decision, Level, Policy, ResourceAttributes, Stage};
+use crate::policy::{Attributes, Decision, Level, Policy, ResourceAttributes, Scope, Stage};
 use crate::request_info;
 use crate::streams::find_bytes;
 use std::borrow::Cow;
+use std::cell::OnceCell;
 
 /// What the policy engine did, per rule, for the dry-run report.
 #[derive(Debug, Default, Clone)]
@@ -375,20 +376,27 @@ impl KubeAudit {
         // have filled in what the request left empty, and a list's or watch's name is its
         // own: the path is read only when `objectRef` holds a namespace, or a name the
         // request may not have had, and for a request without a resource (nonResourceURLs).
-        let (mut namespace, mut name) = (field(e.namespace), field(e.name));
+        // For a resource it is read only when a rule asks for the namespace or the name.
+        let (namespace, name) = (field(e.namespace), field(e.name));
         let list_or_watch = matches!(verb.as_ref(), b"list" | b"watch");
         let scoped = object_ref.is_some() && (!namespace.is_empty() || !(name.is_empty() || list_or_watch));
         let request_uri = field(e.request_uri);
-        let path = match object_ref.is_none() || scoped {
-            true => request_info::request_path(&request_uri),
-            false => Cow::Borrowed(&b""[..]),
+        let path = match object_ref {
+            None => request_info::request_path(&request_uri),
+            Some(_) => Cow::Borrowed(&b""[..]),
         };
-        if scoped && let Some(scope) = request_info::path_scope(&path) {
-            namespace = Cow::Borrowed(scope.namespace);
-            if !scope.named && !list_or_watch {
-                name = Cow::Borrowed(b"");
-            }
-        }
+        let scoped_path = OnceCell::new();
+        let scope = OnceCell::new();
+        let read_scope = || {
+            *scope.get_or_init(|| {
+                let read_path = || scoped_path.get_or_init(|| request_info::request_path(&request_uri));
+                match scoped.then(|| request_info::path_scope(read_path())).flatten() {
+                    Some(s) if !s.named && !list_or_watch => (s.namespace, &b""[..]),
+                    Some(s) => (s.namespace, name.as_ref()),
+                    None => (namespace.as_ref(), name.as_ref()),
+                }
+            })
+        };
         let attrs = Attributes {
             username: &username,
             groups: group_refs,
@@ -397,8 +405,7 @@ impl KubeAudit {
                 api_group: &api_group,
                 resource: &resource,
                 subresource: &subresource,
-                namespace: &namespace,
-                name: &name,
+                scope: Scope::OnDemand(&read_scope),
             }),
             path: &path,
         };

@@ -3,7 +3,7 @@
 
 mod common;
 
-use audit_sieve::policy::{Attributes, Extensions, Level, Policy, ResourceAttributes, Stage};
+use audit_sieve::policy::{Attributes, Extensions, Level, Policy, ResourceAttributes, Scope, Stage};
 use audit_sieve_host::{Fate, FluentBitHost};
 use common::*;
 use serde_json::{Value, json};
@@ -74,8 +74,7 @@ fn expected_level(policy: &Policy, event: &Value, omit_codes: &[u64]) -> Level {
             api_group: g.as_bytes(),
             resource: r.as_bytes(),
             subresource: sr.as_bytes(),
-            namespace: ns.as_bytes(),
-            name: n.as_bytes(),
+            scope: Scope::Known { namespace: ns.as_bytes(), name: n.as_bytes() },
         }),
         path: uri.split('?').next().unwrap_or_default().as_bytes(),
     };

@@ -143,9 +143,37 @@ pub struct ResourceAttributes<'a> {
     pub api_group: &'a [u8],
     pub resource: &'a [u8],
     pub subresource: &'a [u8],
-    /// Empty for cluster-scoped objects.
-    pub namespace: &'a [u8],
-    pub name: &'a [u8],
+    /// The namespace (empty for cluster-scoped objects) and the name.
+    pub scope: Scope<'a>,
+}
+
+/// A request's namespace and name: given, or read only when a rule asks for them (reading
+/// them from the request path costs more than most decisions, and most rules that decide
+/// are passed or failed on the user, the groups or the verb first).
+#[derive(Clone, Copy)]
+pub enum Scope<'a> {
+    Known {
+        namespace: &'a [u8],
+        name: &'a [u8],
+    },
+    /// `(namespace, name)`; called for each rule that asks, so it should keep its answer.
+    OnDemand(&'a dyn Fn() -> (&'a [u8], &'a [u8])),
+}
+
+impl<'a> Scope<'a> {
+    fn namespace(&self) -> &'a [u8] {
+        match *self {
+            Scope::Known { namespace, .. } => namespace,
+            Scope::OnDemand(read) => read().0,
+        }
+    }
+
+    fn name(&self) -> &'a [u8] {
+        match *self {
+            Scope::Known { name, .. } => name,
+            Scope::OnDemand(read) => read().1,
+        }
+    }
 }
 
 /// What the policy decides for one request.
@@ -268,7 +296,7 @@ impl Rule {
     fn matches_resource(&self, a: &Attributes) -> bool {
         let Some(r) = &a.resource else { return false };
         // Cluster-scoped objects have the namespace "", which a `""` entry matches.
-        if !self.namespaces.is_empty() && !any_matches(&self.namespaces, r.namespace) {
+        if !self.namespaces.is_empty() && !any_matches(&self.namespaces, r.scope.namespace()) {
             return false;
         }
         if self.resources.is_empty() {
@@ -276,7 +304,7 @@ impl Rule {
         }
         self.resources.iter().filter(|gr| &*gr.group == "*" || same(&gr.group, r.api_group)).any(|gr| {
             gr.resources.is_empty()
-                || ((gr.names.is_empty() || any_matches(&gr.names, r.name))
+                || ((gr.names.is_empty() || any_matches(&gr.names, r.scope.name()))
                     && gr.resources.iter().any(|spec| resource_matches(spec, r)))
         })
     }

@@ -24,8 +24,7 @@ impl Req {
                 api_group: api_group.as_bytes(),
                 resource: resource.as_bytes(),
                 subresource: subresource.as_bytes(),
-                namespace: namespace.as_bytes(),
-                name: name.as_bytes(),
+                scope: Scope::Known { namespace: namespace.as_bytes(), name: name.as_bytes() },
             }),
             path: self.path.as_bytes(),
         }
