@@ -8,7 +8,8 @@
 //! * `ident` + `message` (Fluent Bit's syslog parsers), with `host` and `pid`;
 //! * `SYSLOG_IDENTIFIER` or `_COMM` + `MESSAGE` (systemd input, also with
 //!   `Strip_Underscores`: `COMM`), with `_HOSTNAME` and `_PID`; kernel audit messages
-//!   (`audit: type=1300 audit(...)`) in `MESSAGE`;
+//!   (`audit: type=1300 audit(...)`) in `MESSAGE`, and the records journald's own audit
+//!   reader writes (`_TRANSPORT=audit`: `SYSCALL arch=...`, with `_AUDIT_ID`);
 //! * `exec`: a line of `ausearch` output read by the exec input;
 //! * `record` (CloudNativePG's JSON log): `record.audit`, the record the instance manager
 //!   parsed (logger `pgaudit`), else a `record.message` that is pgaudit's; with
@@ -83,6 +84,10 @@ struct Shape {
     /// `_TRANSPORT` and `_UID`, which journald sets (`TRANSPORT`, `UID` with `Strip_Underscores`).
     journal_transport: Option<Member>,
     journal_uid: Option<Member>,
+    /// `_AUDIT_ID` and `_SOURCE_REALTIME_TIMESTAMP`: a record of journald's `audit`
+    /// transport has its serial and time there, not in `MESSAGE`.
+    journal_audit_id: Option<Member>,
+    journal_source_time: Option<Member>,
     journal_message: Option<Member>,
     host: Option<Member>,
     pid: Option<Member>,
@@ -115,11 +120,22 @@ impl Shape {
                 // journald sets `_COMM`, `_TRANSPORT` and `_UID`; a client may send a `COMM`
                 // of its own (and `Strip_Underscores` renames journald's): journald's wins,
                 // in whichever order they come.
-                key @ ("_COMM" | "COMM" | "_TRANSPORT" | "TRANSPORT" | "_UID" | "UID") => {
+                key @ ("_COMM"
+                | "COMM"
+                | "_TRANSPORT"
+                | "TRANSPORT"
+                | "_UID"
+                | "UID"
+                | "_AUDIT_ID"
+                | "AUDIT_ID"
+                | "_SOURCE_REALTIME_TIMESTAMP"
+                | "SOURCE_REALTIME_TIMESTAMP") => {
                     let (bare, journald) = key.strip_prefix('_').map_or((key, false), |bare| (bare, true));
                     let slot = match bare {
                         "COMM" => &mut shape.journal_comm,
                         "TRANSPORT" => &mut shape.journal_transport,
+                        "AUDIT_ID" => &mut shape.journal_audit_id,
+                        "SOURCE_REALTIME_TIMESTAMP" => &mut shape.journal_source_time,
                         _ => &mut shape.journal_uid,
                     };
                     if journald {
@@ -254,6 +270,17 @@ impl HostStreams {
                 (ident, comm) => ident.or(comm),
             };
             let origin = Origin { host: string(shape.host), pid: number(shape.pid), ..Origin::default() };
+            // journald's own audit reader writes `MESSAGE` as `SYSCALL arch=...`, the
+            // record's serial and time in fields of their own: the line is put back together
+            // as the audit daemon writes it.
+            if transport.as_deref() == Some("audit") && self.auditd {
+                let (id, usec) = (number(shape.journal_audit_id), number(shape.journal_source_time));
+                return match auditd::line_from_journal(&msg, id, usec) {
+                    Some(line) => self.auditd_line(&line, &origin, &mut out),
+                    None => self.auditd_line(&msg, &origin, &mut out),
+                }
+                .or(Some(Verdict::Keep(AUDITD)));
+            }
             if let Some(v) = self.named(program, &msg, origin, from_audit, time_sec, identity, &mut out) {
                 return Some(v);
             }

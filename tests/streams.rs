@@ -646,6 +646,60 @@ fn a_process_posing_as_the_kernel_writes_no_audit_record() {
     }
 }
 
+/// journald reading the kernel's audit records itself (its `audit` transport): `MESSAGE`
+/// is the type name and the body, the serial and time are fields of their own.
+#[test]
+fn journald_audit_transport_records_are_read_as_the_daemon_writes_them() {
+    let mut h = host_with(Some("auditd:\n  drop:\n    - comm: [cron]\n"), &[]);
+    let syscall = |comm: &str| {
+        format!(
+            "SYSCALL arch=c000003e syscall=59 success=yes exit=0 ppid=1 pid=2 auid=1000 uid=0 gid=0 euid=0 tty=pts0 ses=3 comm=\"{comm}\" exe=\"/usr/bin/{comm}\" key=\"exec\""
+        )
+    };
+    let journald = |message: &str, id: Option<&str>, underscores: bool| {
+        let mut r = json!({"MESSAGE": message, "SYSLOG_IDENTIFIER": "audit", "SYSLOG_FACILITY": "4"});
+        let fields = [
+            ("TRANSPORT", Some("audit")),
+            ("AUDIT_ID", id),
+            ("SOURCE_REALTIME_TIMESTAMP", Some("1764583200005000")),
+            ("HOSTNAME", Some("node-1")),
+        ];
+        for (name, value) in fields {
+            if let Some(value) = value {
+                r[if underscores { format!("_{name}") } else { name.to_string() }] = json!(value);
+            }
+        }
+        r.to_string()
+    };
+    for underscores in [true, false] {
+        let v = keep(&mut h, &journald(&syscall("bash"), Some("4242"), underscores));
+        let a = &v["auditd"];
+        assert_eq!(
+            (&v["log_type"], &a["type"], &a["serial"], &a["time"]),
+            (&json!("auditd"), &json!("SYSCALL"), &json!(4242), &json!("1764583200.005")),
+            "{v}"
+        );
+        assert_eq!((&a["comm"], &a["node"]), (&json!("bash"), &json!("node-1")));
+        let v =
+            keep(&mut h, &journald("EXECVE argc=2 a0=\"cat\" a1=2F6574632F736861646F77", Some("4242"), underscores));
+        assert_eq!(v["auditd"]["argv"], json!(["cat", "/etc/shadow"]), "{v}");
+        let login = "USER_LOGIN pid=1 uid=0 auid=1001 ses=4 msg='op=login acct=\"alice\" exe=\"/usr/sbin/sshd\" hostname=? addr=198.51.100.7 terminal=ssh res=failed'";
+        let v = keep(&mut h, &journald(login, Some("4243"), underscores));
+        assert_eq!((&v["auditd"]["acct"], review(&v)), (&json!("alice"), vec!["auth_failure"]), "{v}");
+        // A drop rule applies as to the daemon's own lines.
+        assert_eq!(json(&mut h, &journald(&syscall("cron"), Some("4244"), underscores)), Fate::Dropped);
+    }
+    // Without its serial the record cannot be put together: tagged, otherwise unchanged.
+    let record = journald(&syscall("cron"), None, true);
+    let v = keep(&mut h, &record);
+    let mut unchanged: Value = serde_json::from_str(&record).unwrap();
+    unchanged["log_type"] = json!("auditd");
+    assert_eq!(v, unchanged);
+    // Only journald sets the transport: the same message sent by a process is no record.
+    let posing = json!({"MESSAGE": syscall("cron"), "SYSLOG_IDENTIFIER": "audit", "_TRANSPORT": "journal", "_AUDIT_ID": "4245", "_SOURCE_REALTIME_TIMESTAMP": "1764583200005000", "_COMM": "logger", "_UID": "1000"}).to_string();
+    assert_eq!(at(&mut h, &posing, 0), Fate::Kept(posing.clone().into_bytes()));
+}
+
 #[test]
 fn auditd_execve_arguments_are_decoded() {
     let mut h = host();

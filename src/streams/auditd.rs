@@ -391,6 +391,19 @@ fn first_mark(value: &str, marks: &[String]) -> Option<usize> {
     find_all_short(value, " a").find(|&at| marks.iter().any(|m| value[at..].starts_with(m.as_str())))
 }
 
+/// The line the audit daemon would have written for a record journald read from the kernel
+/// itself (its `audit` transport): `MESSAGE` is `<TYPE NAME> <body>`, the serial is
+/// `_AUDIT_ID` and the time `_SOURCE_REALTIME_TIMESTAMP` (microseconds, from the kernel's
+/// seconds and milliseconds). `None` when one of them is missing or malformed.
+pub fn line_from_journal(message: &str, audit_id: Option<u64>, source_usec: Option<u64>) -> Option<String> {
+    let (type_name, body) = message.split_once(' ').unwrap_or((message, ""));
+    let named =
+        !type_name.is_empty() && type_name.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_');
+    let (id, usec) = (audit_id?, source_usec?);
+    let (seconds, millis) = (usec / 1_000_000, usec % 1_000_000 / 1000);
+    named.then(|| format!("type={type_name} msg=audit({seconds}.{millis:03}:{id}): {body}"))
+}
+
 /// Keys the kernel writes after a PATH record's `name` (`audit_log_name`, `audit_log_fcaps`;
 /// `objtype` in RHEL 7's kernel).
 fn path_tail_key(key: &str) -> bool {
@@ -1074,6 +1087,31 @@ mod tests {
         let raw = corpus_as_ausearch("EXECVE").into_iter().find(|(l, _)| l.contains("a1_len=")).unwrap().0;
         let long = rec(&raw).argv.iter().find(|a| a.len() > 1000).map(|a| a.to_string()).expect("chunks joined");
         assert!(long.starts_with("baaaaaaaaa"), "{}", &long[..20]);
+    }
+
+    #[test]
+    fn journald_audit_records_become_daemon_lines() {
+        let usec = Some(1_764_583_200_005_000);
+        for (message, id, usec, want) in [
+            (
+                "SYSCALL arch=c000003e comm=\"x\"",
+                Some(7),
+                usec,
+                Some("type=SYSCALL msg=audit(1764583200.005:7): arch=c000003e comm=\"x\""),
+            ),
+            ("AUDIT1334 x=1", Some(7), Some(999), Some("type=AUDIT1334 msg=audit(0.000:7): x=1")),
+            ("EOE", Some(7), usec, Some("type=EOE msg=audit(1764583200.005:7): ")),
+            ("SYSCALL arch=c000003e", None, usec, None),
+            ("SYSCALL arch=c000003e", Some(7), None, None),
+            ("audit: type=1300 audit(1.2:3): x=1", Some(7), usec, None),
+            ("", Some(7), usec, None),
+        ] {
+            assert_eq!(line_from_journal(message, id, usec).as_deref(), want, "{message}");
+        }
+        // What the daemon's own line gives.
+        let line = line_from_journal("SYSCALL arch=c000003e syscall=59 comm=\"x\"", Some(7), usec).unwrap();
+        let r = rec(&line);
+        assert_eq!((r.get("syscall"), r.get("comm")), (Some("59"), Some("x")));
     }
 
     #[test]
