@@ -141,13 +141,16 @@ struct Seen {
 /// alone), is a root shell.
 fn scan(text: &str, seen: &mut Seen) -> bool {
     let mut shell = false;
+    let mut args = ShellArgs::new(text);
     for field in key_fields(text) {
         match field {
             KeyField::User(user) => {
                 seen.users = true;
                 seen.root |= user == "root";
             }
-            KeyField::Command(command) => shell |= (seen.root || !seen.users) && is_shell_command(command),
+            KeyField::Command(at, command) => {
+                shell |= (seen.root || !seen.users) && is_shell_command(at, command, &mut args)
+            }
         }
     }
     shell
@@ -299,8 +302,8 @@ impl SplitLines {
 /// A `USER=` or `COMMAND=` field of sudo's key/value text.
 enum KeyField<'a> {
     User(&'a str),
-    /// The rest of the line: the command and its arguments.
-    Command(&'a str),
+    /// The rest of the line: the command and its arguments, and where it starts in the text.
+    Command(usize, &'a str),
 }
 
 /// Every `USER=` and `COMMAND=` field, in order (see [`field_starts`]).
@@ -312,25 +315,57 @@ fn key_fields(text: &str) -> impl Iterator<Item = KeyField<'_>> {
             let user = user.split_once_short(" ; ").map_or(user, |(u, _)| u);
             Some(KeyField::User(user.trim_end_matches([' ', ';'])))
         } else {
-            rest.strip_prefix("COMMAND=").map(|command| KeyField::Command(command.trim_end()))
+            rest.strip_prefix("COMMAND=").map(|command| KeyField::Command(i + 8, command.trim_end()))
         }
     })
 }
 
-fn is_shell_command(cmd: &str) -> bool {
-    let mut words = cmd.split(' ').filter(|w| !w.is_empty());
-    let Some(prog) = words.next() else { return false };
+/// Whether the command `cmd`, at `at` in the text `args` reads, runs a shell.
+fn is_shell_command(at: usize, cmd: &str, args: &mut ShellArgs) -> bool {
+    let Some(prog_at) = cmd.bytes().position(|b| b != b' ') else { return false };
+    let prog = cmd[prog_at..].before_short(" ");
     let base = prog.rsplit('/').next().unwrap_or(prog);
     if SHELLS.contains(&base) {
         return true;
     }
-    // `sudo -i` / `sudo -s` nested, or `env bash`
-    if base == "sudo" || base == "env" {
-        let rest: Vec<&str> = words.collect();
-        return rest.iter().any(|w| *w == "-i" || *w == "-s")
-            || rest.iter().any(|w| SHELLS.contains(&w.rsplit('/').next().unwrap_or(w)));
+    // `sudo -i` / `sudo -s` nested, or `env bash`: any later word of the line.
+    (base == "sudo" || base == "env") && args.last().is_some_and(|w| w > at + prog_at)
+}
+
+/// A word that makes a `sudo` or `env` command before it a shell: `-i`, `-s` or a shell.
+fn is_shell_arg(w: &str) -> bool {
+    w == "-i" || w == "-s" || SHELLS.contains(&w.rsplit('/').next().unwrap_or(w))
+}
+
+/// Where the last word of a text that [`is_shell_arg`] starts, found once per text. A
+/// command runs to the end of the line, so the words after its program are the line's
+/// last ones: a look at each of them, for every `COMMAND=sudo` or `COMMAND=env` of a line,
+/// took time quadratic in the line's length.
+struct ShellArgs<'a> {
+    text: &'a str,
+    last: Option<Option<usize>>,
+}
+
+impl<'a> ShellArgs<'a> {
+    fn new(text: &'a str) -> Self {
+        ShellArgs { text, last: None }
     }
-    false
+
+    fn last(&mut self) -> Option<usize> {
+        let text = self.text;
+        *self.last.get_or_insert_with(|| {
+            // The words of a command end where its trimmed text does, the line's end.
+            let t = text.trim_end();
+            let mut end = t.len();
+            loop {
+                let start = t[..end].rfind(' ').map_or(0, |i| i + 1);
+                if is_shell_arg(&t[start..end]) {
+                    return Some(start);
+                }
+                end = start.checked_sub(1)?;
+            }
+        })
+    }
 }
 
 fn event(tool: Tool, outcome: Outcome) -> SudoEvent<'static> {
@@ -427,7 +462,7 @@ pub fn parse(message: &str) -> Option<SudoEvent<'_>> {
     for field in key_fields(ev.fields) {
         match field {
             KeyField::User(_) => users += 1,
-            KeyField::Command(_) => commands += 1,
+            KeyField::Command(..) => commands += 1,
         }
     }
     if users > 1 || commands > 1 {
@@ -936,6 +971,89 @@ mod tests {
         let e = su("Mar 16 08:25:22 web1 su[999]: FAILED SU (to root) alice on pts/0");
         assert_eq!(e.outcome, Outcome::AuthFailure);
         assert!(!e.root_shell());
+    }
+
+    #[test]
+    fn shells_read_as_a_look_at_each_command_s_words_reads_them() {
+        // Against the words of each command looked at to the end of the line.
+        fn old_is_shell_command(cmd: &str) -> bool {
+            let mut words = cmd.split(' ').filter(|w| !w.is_empty());
+            let Some(prog) = words.next() else { return false };
+            let base = prog.rsplit('/').next().unwrap_or(prog);
+            if SHELLS.contains(&base) {
+                return true;
+            }
+            if base == "sudo" || base == "env" {
+                let rest: Vec<&str> = words.collect();
+                return rest.iter().any(|w| *w == "-i" || *w == "-s")
+                    || rest.iter().any(|w| SHELLS.contains(&w.rsplit('/').next().unwrap_or(w)));
+            }
+            false
+        }
+        fn old_scan(text: &str, seen: &mut Seen) -> bool {
+            let mut shell = false;
+            for field in key_fields(text) {
+                match field {
+                    KeyField::User(user) => {
+                        seen.users = true;
+                        seen.root |= user == "root";
+                    }
+                    KeyField::Command(_, command) => {
+                        shell |= (seen.root || !seen.users) && old_is_shell_command(command)
+                    }
+                }
+            }
+            shell
+        }
+        let words = [
+            " ; ",
+            "COMMAND=",
+            "USER=root",
+            "USER=x",
+            "env",
+            "sudo",
+            "/usr/bin/env",
+            "bash",
+            "/bin/sh",
+            "-i",
+            "-s",
+            " ",
+            "x",
+            "/",
+            "\t",
+            "\n",
+            "é",
+            ";",
+            "COMMAND=env",
+            "sh/",
+        ];
+        let (mut seed, mut shells) = (0x2545_f491_u32, 0);
+        for _ in 0..20000 {
+            let mut text = String::new();
+            for _ in 0..(seed % 13) {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                text.push_str(words[(seed >> 16) as usize % words.len()]);
+            }
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            for before in [Seen::default(), Seen { users: true, root: false }, Seen { users: true, root: true }] {
+                let (mut old_seen, mut new_seen) = (before, before);
+                let shell = old_scan(&text, &mut old_seen);
+                shells += usize::from(shell);
+                assert_eq!(scan(&text, &mut new_seen), shell, "{text:?} {before:?}");
+                assert_eq!(new_seen, old_seen, "{text:?}");
+            }
+        }
+        assert!(shells > 100, "{shells}");
+        for (rest, root_shell) in [
+            ("COMMAND=/usr/bin/env ; COMMAND=/bin/ls -l bash", true),
+            ("COMMAND=/bin/ls ; COMMAND=/usr/bin/env -i", true),
+            ("COMMAND=/usr/bin/env bash ; COMMAND=/bin/ls", true),
+            ("COMMAND=/usr/bin/env ; COMMAND=/bin/ls -l", false),
+            ("COMMAND=bash ; COMMAND=/usr/bin/env", true),
+        ] {
+            let line = format!("Mar 16 08:25:22 web1 sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ; {rest}");
+            assert_eq!(sudo(&line).root_shell(), root_shell, "{rest}");
+        }
     }
 
     #[test]
