@@ -183,6 +183,8 @@ struct Reading {
 fn parse_fields<'a>(body: &'a str, reading: Reading, out: &mut Vec<(&'a str, Cow<'a, str>)>) {
     let Reading { interpreted, execve, client_account } = reading;
     let b = body.as_bytes();
+    // Where the body's last ` exe=` starts, looked for once (see `last_exe_from`).
+    let mut last_exe: Option<Option<usize>> = None;
     let mut i = 0;
     while i < b.len() {
         while i < b.len() && is_sep(b[i]) {
@@ -222,7 +224,7 @@ fn parse_fields<'a>(body: &'a str, reading: Reading, out: &mut Vec<(&'a str, Cow
                 // ` exe=... res=...` tail: it runs to the last ` exe=` (an account named
                 // `x comm=cron res=success` injects no fields).
                 let account_end =
-                    if client_account && key == "acct" { body[i..].rfind(" exe=").map(|j| i + j) } else { None };
+                    if client_account && key == "acct" { last_exe_from(body, i, &mut last_exe) } else { None };
                 if let Some(account_end) = account_end {
                     e = account_end;
                 } else if interpreted {
@@ -259,6 +261,14 @@ fn parse_fields<'a>(body: &'a str, reading: Reading, out: &mut Vec<(&'a str, Cow
         };
         out.push((key, value));
     }
+}
+
+/// Where the last ` exe=` of `body[from..]` starts (`body[from..].rfind(" exe=")`, from the
+/// body's start): the body's last, when that is at `from` or after. `last` keeps it for the
+/// next `acct` of the body: a search back from the end for each of thousands of `acct`s
+/// took time quadratic in the line's length.
+fn last_exe_from(body: &str, from: usize, last: &mut Option<Option<usize>>) -> Option<usize> {
+    last.get_or_insert_with(|| body.rfind(" exe=")).filter(|&j| j >= from)
 }
 
 /// Pushes a value read by position (no quotes, no hex: `ausearch -i` decoded it); absent values
@@ -1112,6 +1122,34 @@ mod tests {
         let line = line_from_journal("SYSCALL arch=c000003e syscall=59 comm=\"x\"", Some(7), usec).unwrap();
         let r = rec(&line);
         assert_eq!((r.get("syscall"), r.get("comm")), (Some("59"), Some("x")));
+    }
+
+    #[test]
+    fn the_last_exe_is_found_once_and_read_as_a_search_from_each_account() {
+        // Against a search back from the end for every position, in order, as `acct`s come.
+        let words = [" exe=", "exe=", " ", "x", "acct=", "é", "=", " exe"];
+        let mut seed = 0x2545_f491_u32;
+        for _ in 0..3000 {
+            let mut body = String::new();
+            for _ in 0..(seed % 9) {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                body.push_str(words[(seed >> 16) as usize % words.len()]);
+            }
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let mut last = None;
+            for from in (0..=body.len()).filter(|&i| body.is_char_boundary(i)) {
+                let expected = body[from..].rfind(" exe=").map(|j| from + j);
+                assert_eq!(last_exe_from(&body, from, &mut last), expected, "{body:?} {from}");
+            }
+        }
+        // Thousands of accounts and no exe: each runs to its word's end.
+        let line =
+            format!("type=USER_LOGIN msg=audit(03/16/24 08:25:22.000:1) : {}res=failed ", "acct=x ".repeat(3000));
+        let r = rec(&line);
+        assert_eq!(r.fields.iter().filter(|(k, v)| *k == "acct" && v == "x").count(), 3000);
+        assert_eq!(r.get("res"), Some("failed"));
+        let line = "type=USER_LOGIN msg=audit(03/16/24 08:25:22.000:1) : acct=x acct=y exe=/a exe=/b res=failed ";
+        assert_eq!((rec(line).get("acct"), rec(line).get("exe")), (Some("x acct=y exe=/a"), Some("/b")));
     }
 
     #[test]
