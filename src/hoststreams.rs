@@ -492,8 +492,7 @@ impl HostStreams {
         if let (Some(kind), Some(ip)) = (e.attempt_line(), e.ip) {
             // A `message repeated N times` line stands for N lines.
             let attempts = self.attempts.record(ip, origin.pid.unwrap_or(0), kind, e.repeat.max(1));
-            let fired = (0..attempts)
-                .fold(false, |fired, _| self.brute_force.observe_failure(ip, f64::from(time_sec)) || fired);
+            let fired = self.brute_force.observe_failures(ip, f64::from(time_sec), attempts);
             if fired {
                 out.review.push(flags::BRUTE_FORCE);
             }

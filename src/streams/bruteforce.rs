@@ -124,6 +124,25 @@ impl BruteForce {
         }
         false
     }
+
+    /// Records `count` failures from `ip` at `now_seconds`, one after the other, as
+    /// [`BruteForce::observe_failure`] does each; true when any of them fires. A failure that
+    /// fires leaves the address's ring empty, and `failures` more at the same time fill it,
+    /// fire and leave it empty again: only the rest of the count after whole rounds is
+    /// observed. One call per failure took time linear in a count a line states (`message
+    /// repeated 4294967295 times`): minutes for one line of a hundred bytes.
+    pub fn observe_failures(&mut self, ip: &str, now_seconds: f64, count: u32) -> bool {
+        let mut fired = false;
+        let mut left = count as usize;
+        while left > 0 {
+            left -= 1;
+            if self.observe_failure(ip, now_seconds) {
+                fired = true;
+                left %= self.failures;
+            }
+        }
+        fired
+    }
 }
 
 /// How many failed attempts a connection has made, from the lines written about them.
@@ -255,6 +274,44 @@ mod tests {
         assert!(!b.observe_failure("10.0.0.9", 2.0));
         assert!(b.observe_failure("10.0.0.9", 3.0));
         assert!(!b.observe_failure("10.0.0.0", 3.0));
+    }
+
+    #[test]
+    fn many_failures_at_once_are_as_many_one_after_the_other() {
+        // Against one call per failure: the same answers, and the same rings after them.
+        let ring = |b: &BruteForce, ip: &str| {
+            b.entries.map.get(ip).map(|e| (0..e.len).map(|i| e.times[(e.head + i) % e.times.len()]).collect::<Vec<_>>())
+        };
+        let mut seed = 0x2545_f491_u32;
+        let mut next = |m: u32| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (seed >> 8) % m
+        };
+        let mut fired = 0;
+        for _ in 0..300 {
+            let (failures, window) = (1 + next(9), u64::from(next(50)));
+            let (mut at_once, mut one_by_one) = (BruteForce::new(failures, window), BruteForce::new(failures, window));
+            let mut now = 0.0;
+            for _ in 0..20 {
+                now += f64::from(next(30));
+                let ip = ["192.0.2.1", "192.0.2.2"][next(2) as usize];
+                let count = match next(4) {
+                    0 => next(3),
+                    1 => next(40),
+                    2 => 1000 + next(100),
+                    _ => failures * next(4) + next(2),
+                };
+                let want = (0..count).fold(false, |f, _| one_by_one.observe_failure(ip, now) || f);
+                assert_eq!(at_once.observe_failures(ip, now, count), want, "{failures} {window} {count}");
+                assert_eq!(ring(&at_once, ip), ring(&one_by_one, ip));
+                fired += usize::from(want);
+            }
+        }
+        assert!(fired > 100, "{fired}");
+        // A count no one would wait for.
+        let mut b = BruteForce::new(8, 120);
+        assert!(b.observe_failures("192.0.2.1", 0.0, u32::MAX));
+        assert_eq!(ring(&b, "192.0.2.1").map(|r| r.len()), Some((u32::MAX % 8) as usize));
     }
 
     #[test]
