@@ -541,7 +541,7 @@ fn certificate_key<'a>(key_type: &'a str, rest: &'a str, ev: &mut SshEvent<'a>) 
         }
     };
     let certificate = rfind_all_short(body, " (serial ").find_map(|at| {
-        let (serial, ca) = body[at + 9..].split_once_short(") CA ")?;
+        let (serial, ca) = serial_and_ca(&body[at + 9..])?;
         let (ca_key_type, r) = super::next_token(ca);
         let (ca_fingerprint, _) = super::next_token(r);
         let ca_fingerprint = ca_fingerprint.trim_end_matches(',');
@@ -554,6 +554,18 @@ fn certificate_key<'a>(key_type: &'a str, rest: &'a str, ev: &mut SshEvent<'a>) 
     Some(())
 }
 
+/// The text after a certificate's ` (serial ` up to its `) CA `, and the text after that,
+/// when the serial can be a number (an optional `+` and digits: what `u64` parses). The
+/// first `) CA ` ends the serial, and a serial that reads ends where its digits do, so the
+/// digits are scanned instead of the rest of the line: a search to the end for every
+/// ` (serial ` of a long key ID took time quadratic in the line's length.
+fn serial_and_ca(s: &str) -> Option<(&str, &str)> {
+    let b = s.as_bytes();
+    let sign = usize::from(b.first() == Some(&b'+'));
+    let end = sign + b[sign..].iter().take_while(|c| c.is_ascii_digit()).count();
+    Some((&s[..end], s[end..].strip_prefix(") CA ")?))
+}
+
 /// Where the reason of a `Disconnecting` line starts (its `: `). Old sshd writes
 /// `Disconnecting: <reason>`, where the reason may name the user; newer sshd writes
 /// `Disconnecting <user part> <addr> port N: <reason>`, where the user part is the client's
@@ -562,8 +574,18 @@ fn disconnect_reason_at(m: &str) -> Option<usize> {
     if m.starts_with("Disconnecting: ") {
         return Some("Disconnecting".len());
     }
-    let ends_in_port = |at: &usize| m[..*at].rsplit_once_short(" port ").is_some_and(|(_, p)| p.parse::<u16>().is_ok());
-    find_all_short(m, ": ").filter(ends_in_port).last().or_else(|| m.find_short(": "))
+    find_all_short(m, ": ").filter(|&at| ends_in_port(&m[..at])).last().or_else(|| m.find_short(": "))
+}
+
+/// Whether the text after the last ` port ` of `head` is a port number (what `u16` parses:
+/// an optional `+` and digits). Such a number ends `head`, so it is found by scanning back
+/// over the digits at its end: a search back for ` port ` from every `: ` of a line
+/// without one took time quadratic in the line's length.
+fn ends_in_port(head: &str) -> bool {
+    let digits = head.bytes().rev().take_while(u8::is_ascii_digit).count();
+    let number = head.len() - digits;
+    let number = if head[..number].ends_with('+') { number - 1 } else { number };
+    head[..number].ends_with(" port ") && head[number..].parse::<u16>().is_ok()
 }
 
 fn strip_invalid<'a>(r: &'a str, ev: &mut SshEvent<'a>) -> &'a str {
@@ -1175,6 +1197,92 @@ mod tests {
         assert_eq!(e.outcome().as_str(), "failed");
         assert_eq!(e.port, Some(29160));
         assert!(e.fingerprint.is_none());
+    }
+
+    /// Pseudo-random texts made of `words`, `n` of them.
+    fn texts(words: &[&str], n: usize) -> Vec<String> {
+        let mut seed = 0x2545_f491_u32;
+        (0..n)
+            .map(|_| {
+                let mut text = String::new();
+                for _ in 0..(seed % 11) {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    text.push_str(words[(seed >> 16) as usize % words.len()]);
+                }
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                text
+            })
+            .collect()
+    }
+
+    #[test]
+    fn certificate_serials_read_as_a_search_for_the_ca_reads_them() {
+        // Against the search to the first `) CA ` after each ` (serial `.
+        fn old(body: &str) -> Option<(usize, u64, &str)> {
+            rfind_all_short(body, " (serial ").find_map(|at| {
+                let (serial, ca) = body[at + 9..].split_once_short(") CA ")?;
+                Some((at, serial.parse::<u64>().ok()?, ca))
+            })
+        }
+        fn new(body: &str) -> Option<(usize, u64, &str)> {
+            rfind_all_short(body, " (serial ").find_map(|at| {
+                let (serial, ca) = serial_and_ca(&body[at + 9..])?;
+                Some((at, serial.parse::<u64>().ok()?, ca))
+            })
+        }
+        let words = [
+            " (serial ",
+            ") CA ",
+            "1",
+            "42",
+            "+",
+            "-",
+            "x",
+            " ",
+            ")",
+            " CA",
+            "(serial",
+            "18446744073709551616",
+            "é",
+            "007",
+        ];
+        let mut read = 0;
+        for body in texts(&words, 20000) {
+            assert_eq!(new(&body), old(&body), "{body:?}");
+            read += usize::from(old(&body).is_some());
+        }
+        assert!(read > 100, "{read}");
+        let e = ev(
+            "Mar 16 08:25:22 h sshd[1]: Accepted publickey for u from 192.0.2.7 port 1 ssh2: ED25519-CERT SHA256:k ID a (serial 9) CA x (serial +0012) CA ED25519 SHA256:ca",
+        );
+        let c = e.certificate.expect("certificate");
+        assert_eq!((c.key_id, c.serial, c.ca_fingerprint), ("a (serial 9) CA x", 12, "SHA256:ca"));
+    }
+
+    #[test]
+    fn a_port_before_a_colon_reads_as_a_search_for_the_port_reads_it() {
+        // Against the search back for the last ` port `, and the reason's start as before.
+        let old = |head: &str| head.rsplit_once_short(" port ").is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+        let old_reason_at = |m: &str| {
+            if m.starts_with("Disconnecting: ") {
+                return Some("Disconnecting".len());
+            }
+            find_all_short(m, ": ").filter(|&at| old(&m[..at])).last().or_else(|| m.find_short(": "))
+        };
+        let words = [" port ", "port", ": ", " ", "1", "22", "+", "-", "65536", "x", "é", "0", "Disconnecting", ":"];
+        let mut ports = 0;
+        for text in texts(&words, 20000) {
+            ports += usize::from(old(&text));
+            assert_eq!(ends_in_port(&text), old(&text), "{text:?}");
+            assert_eq!(disconnect_reason_at(&text), old_reason_at(&text), "{text:?}");
+        }
+        assert!(ports > 100, "{ports}");
+        let e =
+            ev("Mar 16 08:25:22 h sshd[1]: Disconnecting invalid user a: b port 7: x 192.0.2.7 port +022: Too many");
+        assert_eq!(
+            (e.user, e.ip, e.port, e.detail),
+            (Some("a: b port 7: x"), Some("192.0.2.7"), Some(22), Some("Too many"))
+        );
     }
 
     #[test]
