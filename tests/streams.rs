@@ -646,6 +646,22 @@ fn a_process_posing_as_the_kernel_writes_no_audit_record() {
     }
 }
 
+/// A USER_* payload inside a payload inside ...: read without recursion, so a line of
+/// thousands of nested `msg='` is kept and parsed, not lost to an exhausted stack.
+#[test]
+fn deeply_nested_user_payloads_are_read_not_lost() {
+    let mut h = host();
+    let depth = 20_000;
+    let line = format!(
+        "type=USER_LOGIN msg=audit(1764583200.123:9): pid=1 uid=0 {}op=login acct=\"alice\" res=failed{} exe=\"/usr/sbin/sshd\"",
+        "msg='".repeat(depth),
+        "'".repeat(depth)
+    );
+    let v = keep(&mut h, &log_record(&line));
+    assert_eq!((&v["auditd"]["acct"], &v["auditd"]["serial"]), (&json!("alice"), &json!(9)), "{}", &v["auditd"]);
+    assert_eq!(review(&v), ["auth_failure"]);
+}
+
 /// journald reading the kernel's audit records itself (its `audit` transport): `MESSAGE`
 /// is the type name and the body, the serial and time are fields of their own.
 #[test]

@@ -182,11 +182,21 @@ struct Reading {
 
 fn parse_fields<'a>(body: &'a str, reading: Reading, out: &mut Vec<(&'a str, Cow<'a, str>)>) {
     let Reading { interpreted, execve, client_account } = reading;
-    let b = body.as_bytes();
+    // A USER_* payload (`msg='...'`) is read where it stands, then the text after it: the
+    // bodies it interrupted wait here, as recursion would exhaust the call stack on a line
+    // of thousands of nested `msg='` (and lose the record).
+    let mut interrupted: Vec<(&'a str, usize, Option<Option<usize>>)> = Vec::new();
+    let mut body = body;
+    let mut b = body.as_bytes();
     // Where the body's last ` exe=` starts, looked for once (see `last_exe_from`).
     let mut last_exe: Option<Option<usize>> = None;
     let mut i = 0;
-    while i < b.len() {
+    loop {
+        if i >= b.len() {
+            let Some((outer, end, exe)) = interrupted.pop() else { return };
+            (body, b, i, last_exe) = (outer, outer.as_bytes(), end, exe);
+            continue;
+        }
         while i < b.len() && is_sep(b[i]) {
             i += 1;
         }
@@ -206,7 +216,11 @@ fn parse_fields<'a>(body: &'a str, reading: Reading, out: &mut Vec<(&'a str, Cow
                     // A USER_* payload ends the record (or its raw part, before ENRICHED's 0x1D):
                     // its last quote closes it. libaudit does not encode `'` in `acct`, so an
                     // account named `x'res=success` must not end it early.
-                    let raw_end = rest.find('\x1d').unwrap_or(rest.len());
+                    // A payload holds none: it ends before its body's first.
+                    let raw_end = match interrupted.is_empty() {
+                        true => rest.find('\x1d').unwrap_or(rest.len()),
+                        false => rest.len(),
+                    };
                     rest[..raw_end].rfind('\'')
                 } else {
                     rest.find(q as char)
@@ -248,7 +262,8 @@ fn parse_fields<'a>(body: &'a str, reading: Reading, out: &mut Vec<(&'a str, Cow
         }
         if quoted == b'\'' && key == "msg" {
             // USER_* payload: `msg='op=login acct="root" exe="/usr/sbin/sshd" ... res=failed'`
-            parse_fields(raw, reading, out);
+            interrupted.push((body, i, last_exe.take()));
+            (body, b, i) = (raw, raw.as_bytes(), 0);
             continue;
         }
         if quoted == 0 && (raw == "(null)" || raw == "?" || raw.is_empty()) {
