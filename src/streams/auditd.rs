@@ -1143,14 +1143,7 @@ mod tests {
     fn the_last_exe_is_found_once_and_read_as_a_search_from_each_account() {
         // Against a search back from the end for every position, in order, as `acct`s come.
         let words = [" exe=", "exe=", " ", "x", "acct=", "é", "=", " exe"];
-        let mut seed = 0x2545_f491_u32;
-        for _ in 0..3000 {
-            let mut body = String::new();
-            for _ in 0..(seed % 9) {
-                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                body.push_str(words[(seed >> 16) as usize % words.len()]);
-            }
-            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        for body in crate::streams::word_texts(&words, 3000, 9) {
             let mut last = None;
             for from in (0..=body.len()).filter(|&i| body.is_char_boundary(i)) {
                 let expected = body[from..].rfind(" exe=").map(|j| from + j);
@@ -1172,13 +1165,7 @@ mod tests {
         // Against a search for each mark: words of argument keys and text, pseudo-random.
         let words = [" a1=", " a12=", " a01=", " a1[0]=", " a1[1]=", " a1_len=", " a", "a1=", " x", "=", " ", "1"];
         let marks: Vec<String> = [" a1=", " a1[1]=", " a1_len="].map(String::from).into();
-        let mut seed = 0x2545_f491_u32;
-        for _ in 0..2000 {
-            let mut value = String::new();
-            for _ in 0..(seed % 9) {
-                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                value.push_str(words[(seed >> 16) as usize % words.len()]);
-            }
+        for value in crate::streams::word_texts(&words, 2000, 9) {
             for n in 0..=marks.len() {
                 let expected = marks[..n].iter().filter_map(|m| value.find(m.as_str())).min();
                 assert_eq!(first_mark(&value, &marks[..n]), expected, "{value:?} {n}");

@@ -196,6 +196,18 @@ pub(crate) fn next_token(s: &str) -> (&str, &str) {
     }
 }
 
+/// `n` pseudo-random texts of up to `most - 1` of `words` each, the same on every run: inputs
+/// for tests that check a parser against a plainer formulation of it.
+#[cfg(test)]
+pub(crate) fn word_texts(words: &[&str], n: usize, most: u32) -> Vec<String> {
+    let mut seed = 0x2545_f491_u32;
+    let mut next = move || {
+        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        seed
+    };
+    (0..n).map(|_| (0..next() % most).map(|_| words[(next() >> 16) as usize % words.len()]).collect()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1199,22 +1199,6 @@ mod tests {
         assert!(e.fingerprint.is_none());
     }
 
-    /// Pseudo-random texts made of `words`, `n` of them.
-    fn texts(words: &[&str], n: usize) -> Vec<String> {
-        let mut seed = 0x2545_f491_u32;
-        (0..n)
-            .map(|_| {
-                let mut text = String::new();
-                for _ in 0..(seed % 11) {
-                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                    text.push_str(words[(seed >> 16) as usize % words.len()]);
-                }
-                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                text
-            })
-            .collect()
-    }
-
     #[test]
     fn certificate_serials_read_as_a_search_for_the_ca_reads_them() {
         // Against the search to the first `) CA ` after each ` (serial `.
@@ -1247,7 +1231,7 @@ mod tests {
             "007",
         ];
         let mut read = 0;
-        for body in texts(&words, 20000) {
+        for body in crate::streams::word_texts(&words, 20000, 11) {
             assert_eq!(new(&body), old(&body), "{body:?}");
             read += usize::from(old(&body).is_some());
         }
@@ -1271,7 +1255,7 @@ mod tests {
         };
         let words = [" port ", "port", ": ", " ", "1", "22", "+", "-", "65536", "x", "é", "0", "Disconnecting", ":"];
         let mut ports = 0;
-        for text in texts(&words, 20000) {
+        for text in crate::streams::word_texts(&words, 20000, 11) {
             ports += usize::from(old(&text));
             assert_eq!(ends_in_port(&text), old(&text), "{text:?}");
             assert_eq!(disconnect_reason_at(&text), old_reason_at(&text), "{text:?}");

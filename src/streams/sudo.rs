@@ -1027,14 +1027,8 @@ mod tests {
             "COMMAND=env",
             "sh/",
         ];
-        let (mut seed, mut shells) = (0x2545_f491_u32, 0);
-        for _ in 0..20000 {
-            let mut text = String::new();
-            for _ in 0..(seed % 13) {
-                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                text.push_str(words[(seed >> 16) as usize % words.len()]);
-            }
-            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+        let mut shells = 0;
+        for text in crate::streams::word_texts(&words, 20000, 13) {
             for before in [Seen::default(), Seen { users: true, root: false }, Seen { users: true, root: true }] {
                 let (mut old_seen, mut new_seen) = (before, before);
                 let shell = old_scan(&text, &mut old_seen);
