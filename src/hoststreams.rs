@@ -275,11 +275,10 @@ impl HostStreams {
             // as the audit daemon writes it.
             if transport.as_deref() == Some("audit") && self.auditd {
                 let (id, usec) = (number(shape.journal_audit_id), number(shape.journal_source_time));
-                return match auditd::line_from_journal(&msg, id, usec) {
-                    Some(line) => self.auditd_line(&line, &origin, &mut out),
-                    None => self.auditd_line(&msg, &origin, &mut out),
-                }
-                .or(Some(Verdict::Keep(AUDITD)));
+                let line = auditd::line_from_journal(&msg, id, usec);
+                return self
+                    .auditd_line(line.as_deref().unwrap_or(&msg), &origin, &mut out)
+                    .or(Some(Verdict::Keep(AUDITD)));
             }
             if let Some(v) = self.named(program, &msg, origin, from_audit, time_sec, identity, &mut out) {
                 return Some(v);

@@ -385,16 +385,16 @@ impl KubeAudit {
             None => request_info::request_path(&request_uri),
             Some(_) => Cow::Borrowed(&b""[..]),
         };
-        let scoped_path = OnceCell::new();
-        let scope = OnceCell::new();
+        // A resource request's path, decoded once: for the decision when a rule asks for
+        // the namespace or the name, and for the kubelet endpoint of a node proxy request.
+        let resource_path = OnceCell::new();
+        let read_path = || resource_path.get_or_init(|| request_info::request_path(&request_uri));
+        let from_path = OnceCell::new();
         let read_scope = || {
-            *scope.get_or_init(|| {
-                let read_path = || scoped_path.get_or_init(|| request_info::request_path(&request_uri));
-                match scoped.then(|| request_info::path_scope(read_path())).flatten() {
-                    Some(s) if !s.named && !list_or_watch => (s.namespace, &b""[..]),
-                    Some(s) => (s.namespace, name.as_ref()),
-                    None => (namespace.as_ref(), name.as_ref()),
-                }
+            *from_path.get_or_init(|| match request_info::path_scope(read_path()) {
+                Some(s) if !s.named && !list_or_watch => (s.namespace, &b""[..]),
+                Some(s) => (s.namespace, name.as_ref()),
+                None => (namespace.as_ref(), name.as_ref()),
             })
         };
         let attrs = Attributes {
@@ -405,7 +405,10 @@ impl KubeAudit {
                 api_group: &api_group,
                 resource: &resource,
                 subresource: &subresource,
-                scope: Scope::OnDemand(&read_scope),
+                scope: match scoped {
+                    true => Scope::OnDemand(&read_scope),
+                    false => Scope::Known { namespace: &namespace, name: &name },
+                },
             }),
             path: &path,
         };
@@ -450,7 +453,7 @@ impl KubeAudit {
         // The kubelet's own exec, attach and port-forward, reached through the node proxy:
         // the pod's subresources are never asked for.
         if core && *resource == *b"nodes" && *subresource == *b"proxy" {
-            match request_info::kubelet_endpoint(&request_info::request_path(&request_uri)) {
+            match request_info::kubelet_endpoint(read_path()) {
                 Some(b"exec" | b"run") => review.push(flags::EXEC),
                 Some(b"attach") => review.push(flags::ATTACH),
                 Some(b"portForward") => review.push(flags::PORT_FORWARD),

@@ -422,11 +422,12 @@ fn first_mark(value: &str, marks: &[String]) -> Option<usize> {
 /// seconds and milliseconds). `None` when one of them is missing or malformed.
 pub fn line_from_journal(message: &str, audit_id: Option<u64>, source_usec: Option<u64>) -> Option<String> {
     let (type_name, body) = message.split_once(' ').unwrap_or((message, ""));
-    let named =
-        !type_name.is_empty() && type_name.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_');
+    if type_name.is_empty() || !type_name.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_') {
+        return None;
+    }
     let (id, usec) = (audit_id?, source_usec?);
     let (seconds, millis) = (usec / 1_000_000, usec % 1_000_000 / 1000);
-    named.then(|| format!("type={type_name} msg=audit({seconds}.{millis:03}:{id}): {body}"))
+    Some(format!("type={type_name} msg=audit({seconds}.{millis:03}:{id}): {body}"))
 }
 
 /// Keys the kernel writes after a PATH record's `name` (`audit_log_name`, `audit_log_fcaps`;

@@ -324,17 +324,22 @@ fn key_fields(text: &str) -> impl Iterator<Item = KeyField<'_>> {
 fn is_shell_command(at: usize, cmd: &str, args: &mut ShellArgs) -> bool {
     let Some(prog_at) = cmd.bytes().position(|b| b != b' ') else { return false };
     let prog = cmd[prog_at..].before_short(" ");
-    let base = prog.rsplit('/').next().unwrap_or(prog);
-    if SHELLS.contains(&base) {
+    if is_shell(prog) {
         return true;
     }
     // `sudo -i` / `sudo -s` nested, or `env bash`: any later word of the line.
+    let base = prog.rsplit('/').next().unwrap_or(prog);
     (base == "sudo" || base == "env") && args.last().is_some_and(|w| w > at + prog_at)
+}
+
+/// A program path or name whose last part is a shell.
+fn is_shell(program: &str) -> bool {
+    SHELLS.contains(&program.rsplit('/').next().unwrap_or(program))
 }
 
 /// A word that makes a `sudo` or `env` command before it a shell: `-i`, `-s` or a shell.
 fn is_shell_arg(w: &str) -> bool {
-    w == "-i" || w == "-s" || SHELLS.contains(&w.rsplit('/').next().unwrap_or(w))
+    w == "-i" || w == "-s" || is_shell(w)
 }
 
 /// Where the last word of a text that [`is_shell_arg`] starts, found once per text. A
