@@ -293,20 +293,19 @@ impl Rule {
         true
     }
 
+    /// The namespace and the name are tested last: they may have to be read from the
+    /// request path (see [`Scope`]), and most requests a rule names no resource of fail it
+    /// on the group and resource alone.
     fn matches_resource(&self, a: &Attributes) -> bool {
         let Some(r) = &a.resource else { return false };
+        let resource_ok = self.resources.is_empty()
+            || self.resources.iter().filter(|gr| &*gr.group == "*" || same(&gr.group, r.api_group)).any(|gr| {
+                gr.resources.is_empty()
+                    || (gr.resources.iter().any(|spec| resource_matches(spec, r))
+                        && (gr.names.is_empty() || any_matches(&gr.names, r.scope.name())))
+            });
         // Cluster-scoped objects have the namespace "", which a `""` entry matches.
-        if !self.namespaces.is_empty() && !any_matches(&self.namespaces, r.scope.namespace()) {
-            return false;
-        }
-        if self.resources.is_empty() {
-            return true;
-        }
-        self.resources.iter().filter(|gr| &*gr.group == "*" || same(&gr.group, r.api_group)).any(|gr| {
-            gr.resources.is_empty()
-                || ((gr.names.is_empty() || any_matches(&gr.names, r.scope.name()))
-                    && gr.resources.iter().any(|spec| resource_matches(spec, r)))
-        })
+        resource_ok && (self.namespaces.is_empty() || any_matches(&self.namespaces, r.scope.namespace()))
     }
 }
 

@@ -578,3 +578,45 @@ fn same_compares_every_byte() {
         }
     }
 }
+
+/// A scope read from the request path is read only for a rule the request passes on its
+/// user, groups, verb, group and resource: a kubelet's other requests are decided without
+/// it, and the decisions are those of the scope given.
+#[test]
+fn scope_is_read_only_for_a_rule_that_names_the_resource() {
+    let p = Policy::default_policy();
+    let kubelet = |verb: &'static str, group, resource, namespace| Req {
+        user: "system:node:n1",
+        groups: vec![b"system:nodes", b"system:authenticated"],
+        verb,
+        res: Some((group, resource, "", namespace, "n1")),
+        path: "/x",
+    };
+    // (request, decided by, whether the scope is read)
+    let cases = [
+        ("lease renewal", kubelet("update", "coordination.k8s.io", "leases", "kube-node-lease"), Some(2), true),
+        ("lease elsewhere", kubelet("update", "coordination.k8s.io", "leases", "default"), Some(10), true),
+        ("node status update", kubelet("patch", "", "nodes", ""), Some(10), false),
+        ("pod watch", kubelet("watch", "", "pods", ""), Some(10), false),
+        ("configmap get", kubelet("get", "", "configmaps", "web"), Some(8), false),
+    ];
+    for (name, req, rule, read) in cases {
+        let reads = std::cell::Cell::new(0);
+        let (group, resource, subresource, namespace, name_) = req.res.unwrap();
+        let on_demand = || {
+            reads.set(reads.get() + 1);
+            (namespace.as_bytes(), name_.as_bytes())
+        };
+        let mut attrs = req.attrs();
+        attrs.resource = Some(ResourceAttributes {
+            api_group: group.as_bytes(),
+            resource: resource.as_bytes(),
+            subresource: subresource.as_bytes(),
+            scope: Scope::OnDemand(&on_demand),
+        });
+        let d = p.evaluate(&attrs);
+        assert_eq!(d.rule, rule, "{name}");
+        assert_eq!(d.rule, p.evaluate(&req.attrs()).rule, "{name}: as with the scope given");
+        assert_eq!(reads.get() > 0, read, "{name}: scope read {} times", reads.get());
+    }
+}
