@@ -8,7 +8,7 @@
 //! the apiserver would refuse is refused here too; likely mistakes the apiserver silently accepts
 //! (unknown keys, swapped fields, no catch-all rule) are reported as warnings instead.
 
-use crate::json::le_word;
+use crate::json::bytes_eq;
 use std::fmt;
 
 mod load;
@@ -256,17 +256,9 @@ impl Pattern {
     }
 }
 
-/// String equality without a `memcmp` call: in the wasm module, `==` on strings calls the
-/// C library's byte loop, several times the cost of comparing the short names of a
-/// request eight bytes at a time.
+/// A policy string (UTF-8) and request bytes: equal bytes are the same text.
 fn same(a: &str, b: &[u8]) -> bool {
-    let a = a.as_bytes();
-    if a.len() != b.len() {
-        return false;
-    }
-    let (words_a, words_b) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tails = words_a.remainder().iter().zip(words_b.remainder()).all(|(x, y)| x == y);
-    tails && words_a.zip(words_b).all(|(x, y)| le_word(x) == le_word(y))
+    bytes_eq(a.as_bytes(), b)
 }
 
 fn any_matches(list: &[Pattern], v: &[u8]) -> bool {
