@@ -15,16 +15,23 @@ struct Req {
 }
 
 impl Req {
+    /// With the namespace and name given.
     fn attrs(&self) -> Attributes<'_> {
+        let (namespace, name) = self.res.map_or(("", ""), |(.., namespace, name)| (namespace, name));
+        self.attrs_with(Scope::Known { namespace: namespace.as_bytes(), name: name.as_bytes() })
+    }
+
+    /// With the namespace and name from `scope` (for a resource request).
+    fn attrs_with<'a>(&'a self, scope: Scope<'a>) -> Attributes<'a> {
         Attributes {
             username: self.user.as_bytes(),
             groups: &self.groups,
             verb: self.verb.as_bytes(),
-            resource: self.res.map(|(api_group, resource, subresource, namespace, name)| ResourceAttributes {
+            resource: self.res.map(|(api_group, resource, subresource, ..)| ResourceAttributes {
                 api_group: api_group.as_bytes(),
                 resource: resource.as_bytes(),
                 subresource: subresource.as_bytes(),
-                scope: Scope::Known { namespace: namespace.as_bytes(), name: name.as_bytes() },
+                scope,
             }),
             path: self.path.as_bytes(),
         }
@@ -602,19 +609,12 @@ fn scope_is_read_only_for_a_rule_that_names_the_resource() {
     ];
     for (name, req, rule, read) in cases {
         let reads = std::cell::Cell::new(0);
-        let (group, resource, subresource, namespace, name_) = req.res.unwrap();
+        let (.., namespace, object) = req.res.unwrap();
         let on_demand = || {
             reads.set(reads.get() + 1);
-            (namespace.as_bytes(), name_.as_bytes())
+            (namespace.as_bytes(), object.as_bytes())
         };
-        let mut attrs = req.attrs();
-        attrs.resource = Some(ResourceAttributes {
-            api_group: group.as_bytes(),
-            resource: resource.as_bytes(),
-            subresource: subresource.as_bytes(),
-            scope: Scope::OnDemand(&on_demand),
-        });
-        let d = p.evaluate(&attrs);
+        let d = p.evaluate(&req.attrs_with(Scope::OnDemand(&on_demand)));
         assert_eq!(d.rule, rule, "{name}");
         assert_eq!(d.rule, p.evaluate(&req.attrs()).rule, "{name}: as with the scope given");
         assert_eq!(reads.get() > 0, read, "{name}: scope read {} times", reads.get());
