@@ -783,50 +783,105 @@ pub fn unescape(raw: &str) -> Cow<'_, str> {
 /// [`unescape`] on bytes: UTF-8 when `raw` is (escapes decode to UTF-8, lone surrogates to
 /// U+FFFD), with no check of its own.
 pub fn unescape_bytes(raw: &[u8]) -> Cow<'_, [u8]> {
-    let Some(mut at) = next_backslash(raw, 0) else { return Cow::Borrowed(raw) };
-    let mut out = Vec::with_capacity(raw.len());
-    // Text between escapes is copied a run at a time: an event nested in a `log` string
-    // has an escape every few bytes, and a character-by-character copy cost several times
-    // the rest of the event's handling.
-    let mut run = 0;
-    let unit = |from: usize| {
-        let hex = std::str::from_utf8(raw.get(from..from + 4)?).ok()?;
-        u16::from_str_radix(hex, 16).ok()
-    };
+    let Some(first) = next_backslash(raw, 0) else { return Cow::Borrowed(raw) };
+    // Decoding never lengthens text; the eight bytes more let every word be stored whole.
+    let mut out = vec![0; raw.len() + 8];
+    out[..first].copy_from_slice(&raw[..first]);
+    let written = first + unescape_into(&raw[first..], &mut out[first..]);
+    out.truncate(written);
+    Cow::Owned(out)
+}
+
+/// Decodes `raw` into `dst` (at least eight bytes longer) and returns the length written.
+/// An event nested in a `log` string has an escape every few bytes: both sides are cursors,
+/// and each word is stored whole before it is tested (the write position moves past its
+/// bytes up to the first backslash only), so a run between escapes costs no copy call.
+fn unescape_into(raw: &[u8], dst: &mut [u8]) -> usize {
+    let (mut src, mut out) = (raw, &mut *dst);
+    let room = out.len();
+    macro_rules! advance {
+        ($read:expr, $written:expr) => {{
+            src = &src[$read..];
+            out = &mut std::mem::take(&mut out)[$written..];
+        }};
+    }
     loop {
-        out.extend_from_slice(&raw[run..at]);
-        run = at + 2;
-        match raw.get(at + 1) {
-            None => return Cow::Owned(out),
-            Some(b'b') => out.push(0x8),
-            Some(b'f') => out.push(0xc),
-            Some(b'n') => out.push(b'\n'),
-            Some(b'r') => out.push(b'\r'),
-            Some(b't') => out.push(b'\t'),
-            Some(b'u') => {
-                let Some(hi) = unit(at + 2) else { return Cow::Owned(out) };
-                run = at + 6;
+        match (src.first_chunk::<8>(), out.first_chunk_mut::<8>()) {
+            (Some(chunk), Some(slot)) => {
+                *slot = *chunk;
+                let hits = zero_bytes(u64::from_le_bytes(*chunk) ^ splat(b'\\'));
+                if hits == 0 {
+                    advance!(8, 8);
+                    continue;
+                }
+                // The lowest flagged byte is exact: the first backslash.
+                let n = (hits.trailing_zeros() / 8) as usize;
+                advance!(n, n);
+            }
+            _ => match src.first() {
+                None => break,
+                Some(b'\\') => {}
+                Some(&c) => {
+                    out[0] = c;
+                    advance!(1, 1);
+                    continue;
+                }
+            },
+        }
+        // `src` starts with a backslash. A lone one at the end is dropped.
+        let Some(&escaped) = src.get(1) else { break };
+        match ESCAPED[usize::from(escaped)] {
+            // Not an escape in JSON: the character itself, kept.
+            0 if escaped != b'u' => advance!(1, 0),
+            0 => {
+                // An invalid `\u` escape ends the text there.
+                let Some(hi) = src.get(2..6).and_then(hex_unit) else { break };
+                let mut read = 6;
                 let mut c = char::from_u32(u32::from(hi));
                 if (0xd800..0xdc00).contains(&hi)
-                    && raw.get(at + 6..at + 8) == Some(b"\\u")
-                    && let Some(lo) = unit(at + 8).filter(|lo| (0xdc00..0xe000).contains(lo))
+                    && src.get(6..8) == Some(b"\\u")
+                    && let Some(lo) = src.get(8..12).and_then(hex_unit).filter(|lo| (0xdc00..0xe000).contains(lo))
                 {
-                    run = at + 12;
+                    read = 12;
                     c = char::from_u32(0x10000 + ((u32::from(hi) - 0xd800) << 10) + (u32::from(lo) - 0xdc00));
                 }
-                out.extend_from_slice(c.unwrap_or('\u{fffd}').encode_utf8(&mut [0; 4]).as_bytes());
+                let written = c.unwrap_or('\u{fffd}').encode_utf8(out).len();
+                advance!(read, written);
             }
-            // `\"`, `\\`, `\/`: the character itself, copied with the next run. (Not JSON
-            // after a backslash, a multi-byte character is kept the same way.)
-            Some(_) => run = at + 1,
-        }
-        match next_backslash(raw, run.max(at + 2)) {
-            Some(next) => at = next,
-            None => break,
+            decoded => {
+                out[0] = decoded;
+                advance!(2, 1);
+            }
         }
     }
-    out.extend_from_slice(&raw[run..]);
-    Cow::Owned(out)
+    room - out.len()
+}
+
+/// What each character after a backslash decodes to; 0 for `u` and for characters that
+/// are not escapes in JSON.
+const ESCAPED: [u8; 256] = {
+    let mut table = [0; 256];
+    let pairs = [
+        (b'"', b'"'),
+        (b'\\', b'\\'),
+        (b'/', b'/'),
+        (b'b', 8),
+        (b'f', 12),
+        (b'n', b'\n'),
+        (b'r', b'\r'),
+        (b't', b'\t'),
+    ];
+    let mut i = 0;
+    while i < pairs.len() {
+        table[pairs[i].0 as usize] = pairs[i].1;
+        i += 1;
+    }
+    table
+};
+
+/// Four hexadecimal digits (of a `\u` escape) as a UTF-16 code unit.
+fn hex_unit(hex: &[u8]) -> Option<u16> {
+    hex.iter().try_fold(0u16, |unit, &c| Some(unit << 4 | (c as char).to_digit(16)? as u16))
 }
 
 /// The offset of the first `\` at or after `from`, eight bytes at a time. ([`first_flagged`]
@@ -1692,26 +1747,28 @@ mod tests {
         }
     }
 
+    /// Where the string at `pos` ends, read byte by byte as the JSON grammar reads it.
+    fn grammar_string_end(b: &[u8], pos: usize) -> Option<usize> {
+        let mut i = pos + 1;
+        loop {
+            match *b.get(i)? {
+                b'"' => return Some(i + 1),
+                b'\\' => match *b.get(i + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                    b'u' if b.get(i + 2..i + 6)?.iter().all(u8::is_ascii_hexdigit) => i += 6,
+                    _ => return None,
+                },
+                0..=0x1f => return None,
+                _ => i += 1,
+            }
+        }
+    }
+
     /// The string scan (eight bytes at a time) ends, or
     /// fails, where a byte-at-a-time reading of the JSON grammar does, for every escape and
     /// every invalid byte at every offset, alone, in pairs and in runs.
     #[test]
     fn string_scan_agrees_with_a_byte_at_a_time_reading() {
-        fn reference(b: &[u8], pos: usize) -> Option<usize> {
-            let mut i = pos + 1;
-            loop {
-                match *b.get(i)? {
-                    b'"' => return Some(i + 1),
-                    b'\\' => match *b.get(i + 1)? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
-                        b'u' if b.get(i + 2..i + 6)?.iter().all(u8::is_ascii_hexdigit) => i += 6,
-                        _ => return None,
-                    },
-                    0..=0x1f => return None,
-                    _ => i += 1,
-                }
-            }
-        }
         let pieces: [&[u8]; 12] = [
             br#"\""#,
             br"\\",
@@ -1743,8 +1800,41 @@ mod tests {
                             let mut b = text.clone();
                             b.extend_from_slice(ending);
                             let got = scan_string(&b, 0).ok().map(|(end, _)| end);
-                            assert_eq!(got, reference(&b, 0), "{:?}", String::from_utf8_lossy(&b));
+                            assert_eq!(got, grammar_string_end(&b, 0), "{:?}", String::from_utf8_lossy(&b));
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every string of up to seven bytes of backslashes, quotes, escape letters and plain
+    /// text, at every offset of the scan's words, with and without text after it: runs of
+    /// backslashes within and across words escape what the grammar says they do.
+    #[test]
+    fn string_scan_agrees_with_the_grammar_on_every_short_string() {
+        let alphabet = *b"a\\\"nu0";
+        let mut b = Vec::new();
+        for len in 0..=7u32 {
+            for mut k in 0..alphabet.len().pow(len) {
+                let body: Vec<u8> = (0..len)
+                    .map(|_| {
+                        let c = alphabet[k % alphabet.len()];
+                        k /= alphabet.len();
+                        c
+                    })
+                    .collect();
+                for offset in 0..8 {
+                    for tail in [&b""[..], b"xxxxxxxxx\""] {
+                        // The word scan starts at the first escape: the text after it
+                        // places `body` at each offset of a word.
+                        b.clear();
+                        b.extend_from_slice(br#""\"x"#);
+                        b.extend(std::iter::repeat_n(b'x', offset));
+                        b.extend_from_slice(&body);
+                        b.extend_from_slice(tail);
+                        let got = scan_string(&b, 0).ok().map(|(end, _)| end);
+                        assert_eq!(got, grammar_string_end(&b, 0), "{:?}", String::from_utf8_lossy(&b));
                     }
                 }
             }
@@ -1783,6 +1873,31 @@ mod tests {
                     assert_eq!(unescape(&raw), want, "{raw}");
                 }
             }
+        }
+    }
+
+    /// Text that is no valid JSON string still decodes to a defined value (the module
+    /// decodes only what its scan accepted, but `unescape` checks nothing itself).
+    #[test]
+    fn unescapes_what_is_not_json_the_documented_way() {
+        let cases = [
+            // Not an escape: the character itself.
+            (r"a\xb", "axb"),
+            (r"a\éb", "aéb"),
+            // A lone backslash at the end is dropped.
+            ("abc\\", "abc"),
+            ("abcdefghijk\\", "abcdefghijk"),
+            // An invalid or cut `\u` escape ends the text.
+            (r"abc\u00zz tail", "abc"),
+            (r"abcdefghij\u12", "abcdefghij"),
+            // Lone surrogates become U+FFFD; a high one keeps the escape after it.
+            (r"\ud83dx", "\u{fffd}x"),
+            (r"\ude00", "\u{fffd}"),
+            (r"\ud83d\u0041", "\u{fffd}A"),
+            (r"0123456789\ud83d\ude00", "0123456789\u{1f600}"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(unescape(raw), want, "{raw}");
         }
     }
 

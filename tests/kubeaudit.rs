@@ -564,6 +564,24 @@ fn an_event_in_a_log_string_is_handled_and_keeps_its_wrapper() {
 }
 
 #[test]
+fn a_record_carrying_events_in_log_and_message_is_decided_on_log() {
+    let mut h = host_with(None, &[]);
+    let pods = Some(json!({"resource":"pods","namespace":"web","name":"a"}));
+    let get = event("get", json!({"username":"oidc:alice@example.com"}), pods, json!({}));
+    let endpoints = Some(json!({"resource":"endpoints","apiVersion":"v1"}));
+    let watch = event("watch", json!({"username":"system:kube-proxy"}), endpoints, json!({}));
+    let record = |members: &[(&str, &str)]| {
+        let members: Vec<String> = members.iter().map(|(k, v)| format!("{}:{}", json!(k), json!(v))).collect();
+        format!("{{{}}}", members.join(","))
+    };
+    // `log` is tried first wherever it stands; `message` when `log` carries no event.
+    assert_eq!(json(&mut h, &record(&[("message", &get), ("log", &watch)])), Fate::Dropped);
+    assert_eq!(kept(json(&mut h, &record(&[("message", &watch), ("log", &get)])))["verb"], "get");
+    assert_eq!(kept(json(&mut h, &record(&[("log", r#"{"x":"y"}"#), ("message", &get)])))["verb"], "get");
+    assert_eq!(json(&mut h, &record(&[("log", r#"{"x":"y"}"#), ("message", &watch)])), Fate::Dropped);
+}
+
+#[test]
 fn start_up_lint_names_the_rule_and_line() {
     let (_, elastisys) = corpus_policies()
         .into_iter()
