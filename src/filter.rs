@@ -10,8 +10,9 @@ use crate::ecs::Ecs;
 use crate::hoststreams::{HostStreams, Verdict};
 use crate::identity::Identity;
 use crate::json::{self, Edits, Key};
-use crate::kubeaudit::KubeAudit;
+use crate::kubeaudit::{self, KubeAudit};
 use crate::policy::{Extensions, Policy};
+use std::borrow::Cow;
 
 /// Why a record passed through untouched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +89,9 @@ pub struct Engine {
     ecs: Option<Ecs>,
     hoststreams: HostStreams,
     scratch: Scratch,
+    /// The event a container log record carries as a string, decoded by the walk that
+    /// listed its members ([`Engine::walk_container_log`]).
+    carried: json::Decoded,
 }
 
 /// Buffers reused from one audit event to the next, so that reading an event allocates
@@ -163,6 +167,7 @@ impl Engine {
             hoststreams,
             ecs: config.fields.ecs.then(Ecs::default),
             scratch: Scratch::default(),
+            carried: json::Decoded::default(),
         };
         Ok((engine, warnings))
     }
@@ -183,11 +188,17 @@ impl Engine {
             return Outcome::PassThrough(PassReason::TooLarge);
         }
         // The common case first: the record is an audit event (tail with a JSON parser).
-        // It is read on its bytes, as far as the decision needs.
+        // It is read on its bytes, as far as the decision needs. A container log line (a
+        // host line, or an event as a string in it) is told by its first key and walked
+        // once, its event decoded on the way.
         let start = json::skip_ws(record, 0);
         let mut walked = None;
         self.scratch.record_members.clear();
-        if record.get(start) == Some(&b'{') {
+        self.carried.clear();
+        let object = record.get(start) == Some(&b'{');
+        if object && self.kubeaudit.is_some() && self.walk_container_log(record, start) {
+            walked = Some(start);
+        } else if object {
             match self.kube_event(record, start, record.len(), None, out) {
                 Ok(Some(outcome)) => return outcome,
                 // Not an audit event. When the walk went to its end, the object is checked
@@ -219,7 +230,58 @@ impl Engine {
             Err(_) => return Outcome::PassThrough(PassReason::NotJson),
         };
         // An event carried as a JSON string in `log` or `message` (tail without a parser).
-        for key in ["log", "message"] {
+        let carried = std::mem::take(&mut self.carried);
+        let outcome = self.carried_event(record, text, start, &carried, out);
+        self.carried = carried;
+        match outcome {
+            Some(outcome) => outcome,
+            None => self.host_stream(text, start, time_sec, out),
+        }
+    }
+
+    /// Walks a record that starts as a container log line does
+    /// ([`kubeaudit::starts_a_container_log`]) to its end in one pass: lists its members in
+    /// `record_members` and decodes the first event string of a [`kubeaudit::CARRIERS`]
+    /// member into `carried`, so that the string is read once, not scanned and then
+    /// decoded. `false` (both left empty) for any other record, one with a `kind` (it may be
+    /// an audit event itself) or one that is not valid JSON: the audit-event walk then
+    /// reads it, as it reads every other record.
+    fn walk_container_log(&mut self, record: &[u8], start: usize) -> bool {
+        const KIND: json::Name = json::Name::of("kind");
+        if !kubeaudit::starts_a_container_log(record, start) {
+            return false;
+        }
+        let (record_members, carried) = (&mut self.scratch.record_members, &mut self.carried);
+        let mut walk_to_end = || {
+            let mut walk = json::Members::over(record, start).ok()?;
+            while let Some((name, m)) = walk.next_member_decoding(carried, kubeaudit::is_carrier).ok()? {
+                if name == KIND {
+                    return None;
+                }
+                record_members.push(m);
+            }
+            walk.end().filter(|&end| only_whitespace(&record[end..]))
+        };
+        let walked = walk_to_end().is_some();
+        if !walked {
+            record_members.clear();
+            carried.clear();
+        }
+        walked
+    }
+
+    /// The outcome for the audit event carried as a string in a [`kubeaudit::CARRIERS`]
+    /// member of the (checked) record `text`, if it carries one; `carried` may hold that
+    /// string decoded.
+    fn carried_event(
+        &mut self,
+        record: &[u8],
+        text: &str,
+        start: usize,
+        carried: &json::Decoded,
+        out: &mut Vec<u8>,
+    ) -> Option<Outcome> {
+        for key in kubeaudit::CARRIERS {
             let known = &self.scratch.record_members;
             let found = match known.is_empty() {
                 true => json::find_member(text.as_bytes(), start, key).ok().flatten(),
@@ -227,16 +289,18 @@ impl Engine {
             };
             let Some(m) = found else { continue };
             // Decoded as bytes: the record is UTF-8, so the event is.
-            let Some(inner) = m.value_bytes(record) else { continue };
+            let Some(inner) = carried.value_of(&m).map(Cow::Borrowed).or_else(|| m.value_bytes(record)) else {
+                continue;
+            };
             let inner_text = inner.trim_ascii();
             if !inner_text.starts_with(b"{") {
                 continue;
             }
             if let Ok(Some(outcome)) = self.kube_event(inner_text, 0, record.len(), Some((text, start, key)), out) {
-                return outcome;
+                return Some(outcome);
             }
         }
-        self.host_stream(text, start, time_sec, out)
+        None
     }
 
     /// Runs `f` with the buffers reused from record to record (the ECS values and the

@@ -604,6 +604,25 @@ impl<'t> Members<'t> {
         Ok(Some((name, self.member(key, key_plain, value_start, value_end, value_plain))))
     }
 
+    /// [`Members::next_named`] that decodes into `carried`, in the same pass as its scan,
+    /// the first string value whose name `wanted` accepts and that starts with `{` (an
+    /// object carried as a string). A walk of its own: the audit-event walk is not slowed
+    /// by the test.
+    pub fn next_member_decoding(
+        &mut self,
+        carried: &mut Decoded,
+        wanted: impl Fn(Name) -> bool,
+    ) -> Result<Option<(Name, Member)>> {
+        let Some(KeyAt { key, plain: key_plain, value_start, name }) = self.next_key()? else { return Ok(None) };
+        let b = self.b;
+        let name = name.unwrap_or_else(|| Name::at(b, key));
+        let (value_end, value_plain) = match b.get(value_start..value_start + 2) {
+            Some(b"\"{") if carried.is_empty() && wanted(name) => carried.decode(b, value_start)?,
+            _ => scan_value(b, value_start)?,
+        };
+        Ok(Some((name, self.member(key, key_plain, value_start, value_end, value_plain))))
+    }
+
     /// Up to the next member's value. `None` after the last member.
     #[inline(always)]
     fn next_key(&mut self) -> Result<Option<KeyAt>> {
@@ -855,6 +874,127 @@ fn unescape_into(raw: &[u8], dst: &mut [u8]) -> usize {
         }
     }
     room - out.len()
+}
+
+/// A string value decoded by the walk that scanned it ([`Members::next_member_decoding`]):
+/// an event carried as a string in a container log's `log` is then not read twice.
+#[derive(Default)]
+pub struct Decoded {
+    /// The offset of the value's opening quote in the record, once one is held.
+    at: Option<usize>,
+    bytes: Vec<u8>,
+}
+
+impl Decoded {
+    pub fn clear(&mut self) {
+        self.at = None;
+        self.bytes.clear();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.at.is_none()
+    }
+
+    /// Scans and decodes the string at `at` of `b` (see [`decode_string`]) and holds it;
+    /// returns where it ends and whether it is plain, as [`scan_string`] does.
+    pub fn decode(&mut self, b: &[u8], at: usize) -> Result<(usize, bool)> {
+        self.clear();
+        let end = decode_string(b, at, &mut self.bytes)?;
+        self.at = Some(at);
+        // Every escape shortens the text: the same length means there was none.
+        let plain = self.bytes.len() == end - at - 2 && self.bytes.is_ascii();
+        Ok((end, plain))
+    }
+
+    /// The decoded value of `m` when it is the one held.
+    pub fn value_of(&self, m: &Member) -> Option<&[u8]> {
+        (self.at == Some(m.value.start)).then_some(&self.bytes[..])
+    }
+}
+
+/// Scans the string at `pos` (its opening quote) as [`scan_string`] does, with the same
+/// result, and appends its contents to `out` decoded as [`unescape_bytes`] decodes them, in
+/// the same pass: for text with an escape every few bytes, one pass costs half of a scan
+/// followed by a decoding. Each word is copied whole before it is tested, and the write
+/// position moves past its plain bytes only; so `out` is first lengthened by the rest of `b`
+/// and a word (decoding never lengthens text), then cut to what was written.
+fn decode_string(b: &[u8], pos: usize, out: &mut Vec<u8>) -> Result<usize> {
+    let base = out.len();
+    out.resize(base + (b.len() - pos) + 8, 0);
+    let decoded = decode_into(b, pos + 1, &mut out[base..]);
+    out.truncate(base + decoded.map_or(0, |(_, written)| written));
+    decoded.map(|(end, _)| end)
+}
+
+/// [`decode_string`] from `r`, inside the string, into `dst` (at least eight bytes longer
+/// than the rest of `b`): returns the offset past the closing quote and the number of bytes
+/// written. Both sides are cursors: a word costs two length tests, a load and a store.
+fn decode_into(b: &[u8], r: usize, dst: &mut [u8]) -> Result<(usize, usize)> {
+    let (mut src, mut out) = (&b[r..], &mut *dst);
+    let room = out.len();
+    macro_rules! advance {
+        ($read:expr, $written:expr) => {{
+            src = &src[$read..];
+            out = &mut std::mem::take(&mut out)[$written..];
+        }};
+    }
+    loop {
+        let c = match (src.first_chunk::<8>(), out.first_chunk_mut::<8>()) {
+            (Some(chunk), Some(slot)) => {
+                *slot = *chunk;
+                let hits = special_bytes(u64::from_le_bytes(*chunk));
+                if hits == 0 {
+                    advance!(8, 8);
+                    continue;
+                }
+                // The lowest flagged byte is exact.
+                let n = (hits.trailing_zeros() / 8) as usize;
+                let c = chunk[n];
+                advance!(n, n);
+                c
+            }
+            _ => match *src.first().ok_or(JsonError::Truncated)? {
+                c @ (b'"' | b'\\' | 0..=0x1f) => c,
+                c => {
+                    out[0] = c;
+                    advance!(1, 1);
+                    continue;
+                }
+            },
+        };
+        // `src` starts with `c`: a quote, a backslash or a control character.
+        let at = b.len() - src.len();
+        if c != b'\\' {
+            return match c {
+                b'"' => Ok((at + 1, room - out.len())),
+                _ => Err(JsonError::Unexpected(at)),
+            };
+        }
+        let Some(&escaped) = src.get(1) else { return Err(JsonError::Truncated) };
+        match ESCAPED[usize::from(escaped)] {
+            0 => {}
+            decoded => {
+                out[0] = decoded;
+                advance!(2, 1);
+                continue;
+            }
+        }
+        if escaped != b'u' {
+            return Err(JsonError::Unexpected(at + 1));
+        }
+        let hi = hex_unit(src.get(2..6).ok_or(JsonError::Truncated)?).ok_or(JsonError::Unexpected(at))?;
+        let mut read = 6;
+        let mut c = char::from_u32(u32::from(hi));
+        if (0xd800..0xdc00).contains(&hi)
+            && src.get(6..8) == Some(b"\\u")
+            && let Some(lo) = src.get(8..12).and_then(hex_unit).filter(|lo| (0xdc00..0xe000).contains(lo))
+        {
+            read = 12;
+            c = char::from_u32(0x10000 + ((u32::from(hi) - 0xd800) << 10) + (u32::from(lo) - 0xdc00));
+        }
+        let written = c.unwrap_or('\u{fffd}').encode_utf8(out).len();
+        advance!(read, written);
+    }
 }
 
 /// What each character after a backslash decodes to; 0 for `u` and for characters that
@@ -1747,6 +1887,36 @@ mod tests {
         }
     }
 
+    /// The decoding walk finds the members the plain walk finds, and decodes only the first
+    /// wanted string that starts with `{`.
+    #[test]
+    fn a_walk_decodes_the_first_wanted_object_string() {
+        let text = r#"{"time":"t","message":"{\"a\":1}","log":"{\"kind\":\"Event\"}\n","log":"{}","n":{"log":"{}"}}"#;
+        let b = text.as_bytes();
+        let log = Name::of("log");
+        let (mut plain, mut decoding) = (Members::over(b, 0).unwrap(), Members::over(b, 0).unwrap());
+        let mut carried = Decoded::default();
+        let mut decoded_at = Vec::new();
+        while let Some((name, m)) = plain.next_named().unwrap() {
+            assert_eq!(decoding.next_member_decoding(&mut carried, |n| n == log).unwrap(), Some((name, m)));
+            if let Some(value) = carried.value_of(&m) {
+                decoded_at.push((m.key.of(text), value.to_vec()));
+            }
+        }
+        assert_eq!(decoding.next_member_decoding(&mut carried, |n| n == log).unwrap(), None);
+        assert_eq!(decoding.end(), plain.end());
+        assert_eq!(decoded_at, [("log", b"{\"kind\":\"Event\"}\n".to_vec())]);
+        // Invalid text in the wanted string fails the walk as the plain walk fails.
+        let bad = br#"{"log":"{\x"}"#;
+        assert!(Members::over(bad, 0).unwrap().next_member_decoding(&mut Decoded::default(), |_| true).is_err());
+        assert!(Members::over(bad, 0).unwrap().next_named().is_err());
+        // A plain wanted string is plain, as the scan says.
+        let text = br#"{"log":"{plain}"}"#;
+        let (_, m) =
+            Members::over(text, 0).unwrap().next_member_decoding(&mut Decoded::default(), |_| true).unwrap().unwrap();
+        assert!(m.value_plain);
+    }
+
     /// Where the string at `pos` ends, read byte by byte as the JSON grammar reads it.
     fn grammar_string_end(b: &[u8], pos: usize) -> Option<usize> {
         let mut i = pos + 1;
@@ -1801,6 +1971,15 @@ mod tests {
                             b.extend_from_slice(ending);
                             let got = scan_string(&b, 0).ok().map(|(end, _)| end);
                             assert_eq!(got, grammar_string_end(&b, 0), "{:?}", String::from_utf8_lossy(&b));
+                            // Decoding in the same pass ends (or fails) at the same byte and
+                            // decodes as `unescape_bytes`, after what `out` held.
+                            let mut out = b"kept".to_vec();
+                            let decoded = decode_string(&b, 0, &mut out);
+                            assert_eq!(decoded.ok(), got, "{:?}", String::from_utf8_lossy(&b));
+                            match decoded {
+                                Ok(end) => assert_eq!(out[4..], *unescape_bytes(&b[1..end - 1])),
+                                Err(_) => assert_eq!(out, b"kept"),
+                            }
                         }
                     }
                 }
@@ -1869,8 +2048,12 @@ mod tests {
                     // A second escape later on, for runs between escapes.
                     raw.push_str(escapes[(k + at) % escapes.len()]);
                     raw.push('z');
-                    let want: String = serde_json::from_str(&format!("\"{raw}\"")).unwrap();
+                    let quoted = format!("\"{raw}\"");
+                    let want: String = serde_json::from_str(&quoted).unwrap();
                     assert_eq!(unescape(&raw), want, "{raw}");
+                    let mut decoded = Vec::new();
+                    assert_eq!(decode_string(quoted.as_bytes(), 0, &mut decoded), Ok(quoted.len()));
+                    assert_eq!(decoded, want.as_bytes(), "{raw}");
                 }
             }
         }

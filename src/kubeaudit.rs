@@ -228,6 +228,37 @@ mod names {
     pub const CODE: Name = Name::of("code");
 }
 
+/// The members of a container log record whose string may carry an event, in the order
+/// they are tried: the docker parser's `log`, the CRI parser's `message`.
+pub const CARRIERS: [&str; 2] = ["log", "message"];
+
+/// Whether `name` is one of the [`CARRIERS`].
+pub fn is_carrier(name: Name) -> bool {
+    const LOG: Name = Name::of(CARRIERS[0]);
+    const MESSAGE: Name = Name::of(CARRIERS[1]);
+    matches!(name, LOG | MESSAGE)
+}
+
+/// Whether the object at `start` of `b` starts as Fluent Bit renders a container log line
+/// from its docker or CRI parser: `{"log":`, `{"time":`, `{"stream"`, `{"message` (an
+/// audit event starts with `{"kind"`). One word compared, not a key read: every record
+/// is tested.
+pub fn starts_a_container_log(b: &[u8], start: usize) -> bool {
+    /// The first bytes of a word, and the mask that keeps them.
+    const fn head(s: &[u8]) -> (u64, u64) {
+        let (mut value, mut i) = (0, 0);
+        while i < s.len() {
+            value |= (s[i] as u64) << (8 * i);
+            i += 1;
+        }
+        (value, u64::MAX >> (64 - 8 * s.len()))
+    }
+    const HEADS: [(u64, u64); 4] = [head(b"\"log\":"), head(b"\"time\":"), head(b"\"stream\""), head(b"\"message")];
+    let Some(word) = b.get(start + 1..).and_then(<[u8]>::first_chunk::<8>) else { return false };
+    let word = u64::from_le_bytes(*word);
+    HEADS.iter().any(|&(value, mask)| word & mask == value)
+}
+
 fn raw(b: &[u8], m: Option<Member>) -> Option<&[u8]> {
     m.map(|m| &b[m.value.start..m.value.end])
 }
@@ -653,7 +684,27 @@ fn write_actor(out: &mut Vec<u8>, actor: &Actor, pod: [Option<Cow<str>>; 2]) {
 
 #[cfg(test)]
 mod tests {
-    use super::status_code;
+    use super::{starts_a_container_log, status_code};
+
+    #[test]
+    fn container_log_lines_are_told_by_their_first_key() {
+        for (record, want) in [
+            (r#"{"log":"x"}"#, true),
+            (r#"{"time":"t","stream":"stdout","_p":"F","log":"x"}"#, true),
+            (r#"{"stream":"stdout","logtag":"F","message":"x"}"#, true),
+            (r#"{"message":"x"}"#, true),
+            (r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1"}"#, false),
+            (r#"{"logs":"x","y":1}"#, false),
+            (r#"{"timestamp":"t","y":1}"#, false),
+            (r#"{ "log":"x","y":1}"#, false),
+            // The key alone decides which walk reads the record.
+            (r#"{"log":1}"#, true),
+            (r#"{"log":""}"#, true),
+            ("{}", false),
+        ] {
+            assert_eq!(starts_a_container_log(record.as_bytes(), 0), want, "{record}");
+        }
+    }
 
     #[test]
     fn status_codes_are_json_integers_in_range() {

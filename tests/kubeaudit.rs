@@ -582,6 +582,48 @@ fn a_record_carrying_events_in_log_and_message_is_decided_on_log() {
 }
 
 #[test]
+fn an_event_is_read_from_every_container_log_layout() {
+    let mut h = host_with(None, &[]);
+    let pods = Some(json!({"resource":"pods","namespace":"web","name":"a"}));
+    let get = event("get", json!({"username":"oidc:alice@example.com"}), pods.clone(), json!({}));
+    let endpoints = Some(json!({"resource":"endpoints","apiVersion":"v1"}));
+    let watch = event("watch", json!({"username":"system:kube-proxy"}), endpoints, json!({}));
+    // The event as a string, with its quotes escaped as `\"` (what a container runtime
+    // writes) or as `\u0022`, and the line's newline.
+    let quoted = |e: &str, unicode: bool| {
+        let s = json!(format!("{e}\n")).to_string();
+        if unicode { s.replace(r#"\""#, r"\u0022") } else { s }
+    };
+    // Each layout: what comes before the string, and after it.
+    let layouts = [
+        ("docker", r#"{"log":"#, r#","stream":"stdout","time":"2026-11-22T10:00:00Z"}"#),
+        ("CRI", r#"{"time":"2026-11-22T10:00:00Z","stream":"stdout","_p":"F","log":"#, "}"),
+        ("CRI message", r#"{"stream":"stdout","logtag":"F","message":"#, "}"),
+        ("metadata first", r#"{"kubernetes":{"host":"cp-1"},"log":"#, r#","stream":"stdout"}"#),
+    ];
+    for (layout, before, after) in layouts {
+        for unicode in [false, true] {
+            let record = |e: &str| format!("{before}{}{after}", quoted(e, unicode));
+            let out = kept(json(&mut h, &record(&get)));
+            assert_eq!((out["verb"].as_str(), out["stream"].as_str()), (Some("get"), Some("stdout")), "{layout}");
+            assert!(out.get("log").is_none() && out.get("message").is_none(), "{layout}: {out}");
+            assert_eq!(json(&mut h, &record(&watch)), Fate::Dropped, "{layout}");
+        }
+    }
+    // A record that starts as a container log does but is an audit event itself is read as one.
+    let mut own: Value = serde_json::from_str(&get).unwrap();
+    own["log"] = json!("not an event");
+    let members = own.as_object().unwrap().iter().map(|(k, v)| format!("{}:{v}", json!(k)));
+    let own = format!(r#"{{"stream":"stdout",{}}}"#, members.collect::<Vec<_>>().join(","));
+    let out = kept(json(&mut h, &own));
+    assert_eq!((out["verb"].as_str(), out["log"].as_str()), (Some("get"), Some("not an event")));
+    // A string that is no event, or no JSON, leaves the line as it is.
+    for line in [r#"{"log":"{\"a\":1}\n","stream":"stdout"}"#, r#"{"log":"{\"kind\":\"Ev","stream":"stdout"}"#] {
+        assert_eq!(json(&mut h, line), Fate::Kept(line.as_bytes().to_vec()), "{line}");
+    }
+}
+
+#[test]
 fn start_up_lint_names_the_rule_and_line() {
     let (_, elastisys) = corpus_policies()
         .into_iter()
