@@ -811,6 +811,14 @@ pub fn unescape_bytes(raw: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// Moves the read cursor `src` and the write cursor `out` of a decoding loop on.
+macro_rules! advance {
+    ($src:ident, $out:ident, $read:expr, $written:expr) => {{
+        $src = &$src[$read..];
+        $out = &mut std::mem::take(&mut $out)[$written..];
+    }};
+}
+
 /// Decodes `raw` into `dst` (at least eight bytes longer) and returns the length written.
 /// An event nested in a `log` string has an escape every few bytes: both sides are cursors,
 /// and each word is stored whole before it is tested (the write position moves past its
@@ -818,31 +826,25 @@ pub fn unescape_bytes(raw: &[u8]) -> Cow<'_, [u8]> {
 fn unescape_into(raw: &[u8], dst: &mut [u8]) -> usize {
     let (mut src, mut out) = (raw, &mut *dst);
     let room = out.len();
-    macro_rules! advance {
-        ($read:expr, $written:expr) => {{
-            src = &src[$read..];
-            out = &mut std::mem::take(&mut out)[$written..];
-        }};
-    }
     loop {
         match (src.first_chunk::<8>(), out.first_chunk_mut::<8>()) {
             (Some(chunk), Some(slot)) => {
                 *slot = *chunk;
                 let hits = zero_bytes(u64::from_le_bytes(*chunk) ^ splat(b'\\'));
                 if hits == 0 {
-                    advance!(8, 8);
+                    advance!(src, out, 8, 8);
                     continue;
                 }
                 // The lowest flagged byte is exact: the first backslash.
                 let n = (hits.trailing_zeros() / 8) as usize;
-                advance!(n, n);
+                advance!(src, out, n, n);
             }
             _ => match src.first() {
                 None => break,
                 Some(b'\\') => {}
                 Some(&c) => {
                     out[0] = c;
-                    advance!(1, 1);
+                    advance!(src, out, 1, 1);
                     continue;
                 }
             },
@@ -851,25 +853,16 @@ fn unescape_into(raw: &[u8], dst: &mut [u8]) -> usize {
         let Some(&escaped) = src.get(1) else { break };
         match ESCAPED[usize::from(escaped)] {
             // Not an escape in JSON: the character itself, kept.
-            0 if escaped != b'u' => advance!(1, 0),
+            0 if escaped != b'u' => advance!(src, out, 1, 0),
             0 => {
                 // An invalid `\u` escape ends the text there.
                 let Some(hi) = src.get(2..6).and_then(hex_unit) else { break };
-                let mut read = 6;
-                let mut c = char::from_u32(u32::from(hi));
-                if (0xd800..0xdc00).contains(&hi)
-                    && src.get(6..8) == Some(b"\\u")
-                    && let Some(lo) = src.get(8..12).and_then(hex_unit).filter(|lo| (0xdc00..0xe000).contains(lo))
-                {
-                    read = 12;
-                    c = char::from_u32(0x10000 + ((u32::from(hi) - 0xd800) << 10) + (u32::from(lo) - 0xdc00));
-                }
-                let written = c.unwrap_or('\u{fffd}').encode_utf8(out).len();
-                advance!(read, written);
+                let (read, written) = decode_unicode_escape(src, hi, out);
+                advance!(src, out, read, written);
             }
             decoded => {
                 out[0] = decoded;
-                advance!(2, 1);
+                advance!(src, out, 2, 1);
             }
         }
     }
@@ -932,32 +925,26 @@ fn decode_string(b: &[u8], pos: usize, out: &mut Vec<u8>) -> Result<usize> {
 fn decode_into(b: &[u8], r: usize, dst: &mut [u8]) -> Result<(usize, usize)> {
     let (mut src, mut out) = (&b[r..], &mut *dst);
     let room = out.len();
-    macro_rules! advance {
-        ($read:expr, $written:expr) => {{
-            src = &src[$read..];
-            out = &mut std::mem::take(&mut out)[$written..];
-        }};
-    }
     loop {
         let c = match (src.first_chunk::<8>(), out.first_chunk_mut::<8>()) {
             (Some(chunk), Some(slot)) => {
                 *slot = *chunk;
                 let hits = special_bytes(u64::from_le_bytes(*chunk));
                 if hits == 0 {
-                    advance!(8, 8);
+                    advance!(src, out, 8, 8);
                     continue;
                 }
                 // The lowest flagged byte is exact.
                 let n = (hits.trailing_zeros() / 8) as usize;
                 let c = chunk[n];
-                advance!(n, n);
+                advance!(src, out, n, n);
                 c
             }
             _ => match *src.first().ok_or(JsonError::Truncated)? {
                 c @ (b'"' | b'\\' | 0..=0x1f) => c,
                 c => {
                     out[0] = c;
-                    advance!(1, 1);
+                    advance!(src, out, 1, 1);
                     continue;
                 }
             },
@@ -975,7 +962,7 @@ fn decode_into(b: &[u8], r: usize, dst: &mut [u8]) -> Result<(usize, usize)> {
             0 => {}
             decoded => {
                 out[0] = decoded;
-                advance!(2, 1);
+                advance!(src, out, 2, 1);
                 continue;
             }
         }
@@ -983,17 +970,8 @@ fn decode_into(b: &[u8], r: usize, dst: &mut [u8]) -> Result<(usize, usize)> {
             return Err(JsonError::Unexpected(at + 1));
         }
         let hi = hex_unit(src.get(2..6).ok_or(JsonError::Truncated)?).ok_or(JsonError::Unexpected(at))?;
-        let mut read = 6;
-        let mut c = char::from_u32(u32::from(hi));
-        if (0xd800..0xdc00).contains(&hi)
-            && src.get(6..8) == Some(b"\\u")
-            && let Some(lo) = src.get(8..12).and_then(hex_unit).filter(|lo| (0xdc00..0xe000).contains(lo))
-        {
-            read = 12;
-            c = char::from_u32(0x10000 + ((u32::from(hi) - 0xd800) << 10) + (u32::from(lo) - 0xdc00));
-        }
-        let written = c.unwrap_or('\u{fffd}').encode_utf8(out).len();
-        advance!(read, written);
+        let (read, written) = decode_unicode_escape(src, hi, out);
+        advance!(src, out, read, written);
     }
 }
 
@@ -1018,6 +996,20 @@ const ESCAPED: [u8; 256] = {
     }
     table
 };
+
+/// Decodes the `\u` escape at the start of `src`, whose digits read `hi`, into `out` (at
+/// least four bytes): with the escape of its low surrogate when `hi` is a high one and that
+/// follows, a lone surrogate as U+FFFD. Returns the bytes read and written.
+fn decode_unicode_escape(src: &[u8], hi: u16, out: &mut [u8]) -> (usize, usize) {
+    if (0xd800..0xdc00).contains(&hi)
+        && src.get(6..8) == Some(b"\\u")
+        && let Some(lo) = src.get(8..12).and_then(hex_unit).filter(|lo| (0xdc00..0xe000).contains(lo))
+    {
+        let c = char::from_u32(0x10000 + ((u32::from(hi) - 0xd800) << 10) + (u32::from(lo) - 0xdc00));
+        return (12, c.unwrap_or('\u{fffd}').encode_utf8(out).len());
+    }
+    (6, char::from_u32(u32::from(hi)).unwrap_or('\u{fffd}').encode_utf8(out).len())
+}
 
 /// Four hexadecimal digits (of a `\u` escape) as a UTF-16 code unit.
 fn hex_unit(hex: &[u8]) -> Option<u16> {
