@@ -263,6 +263,19 @@ fn write_fuzz_seeds() {
             event(&format!(r#","requestObject":{{"a":{}{}}}"#, "[".repeat(300), "]".repeat(300))).into_bytes(),
         ),
         ("event-in-log", wrap(&event("")).to_vec()),
+        // A container log as the CRI parser gives it, and one whose quotes are `\u0022`.
+        (
+            "event-in-cri-log",
+            format!(
+                r#"{{"time":"2026-11-22T10:00:00.1Z","stream":"stdout","_p":"F","log":{}}}"#,
+                serde_json::to_string(&format!("{}\n", event(""))).unwrap()
+            )
+            .into_bytes(),
+        ),
+        (
+            "event-in-log-unicode-quotes",
+            String::from_utf8(wrap(&event(""))).unwrap().replace(r#"\""#, r"\u0022").into_bytes(),
+        ),
         // JSON, though no f64 holds the number: carried as written when the event is unwrapped.
         ("event-in-log-huge-number", wrap(&event("").replace(":200}", ":2E6666666666666666666666666666600}"))),
     ];
