@@ -90,7 +90,7 @@ pub struct Engine {
     hoststreams: HostStreams,
     scratch: Scratch,
     /// The event a container log record carries as a string, decoded by the walk that
-    /// listed its members ([`Engine::walk_container_log`]).
+    /// listed its members ([`kubeaudit::walk_container_log`]).
     carried: json::Decoded,
 }
 
@@ -196,7 +196,10 @@ impl Engine {
         self.scratch.record_members.clear();
         self.carried.clear();
         let object = record.get(start) == Some(&b'{');
-        if object && self.kubeaudit.is_some() && self.walk_container_log(record, start) {
+        if object
+            && self.kubeaudit.is_some()
+            && kubeaudit::walk_container_log(record, start, &mut self.scratch.record_members, &mut self.carried)
+        {
             walked = Some(start);
         } else if object {
             match self.kube_event(record, start, record.len(), None, out) {
@@ -237,37 +240,6 @@ impl Engine {
             Some(outcome) => outcome,
             None => self.host_stream(text, start, time_sec, out),
         }
-    }
-
-    /// Walks a record that starts as a container log line does
-    /// ([`kubeaudit::starts_a_container_log`]) to its end in one pass: lists its members in
-    /// `record_members` and decodes the first event string of a [`kubeaudit::CARRIERS`]
-    /// member into `carried`, so that the string is read once, not scanned and then
-    /// decoded. `false` (both left empty) for any other record, one with a `kind` (it may be
-    /// an audit event itself) or one that is not valid JSON: the audit-event walk then
-    /// reads it, as it reads every other record.
-    fn walk_container_log(&mut self, record: &[u8], start: usize) -> bool {
-        const KIND: json::Name = json::Name::of("kind");
-        if !kubeaudit::starts_a_container_log(record, start) {
-            return false;
-        }
-        let (record_members, carried) = (&mut self.scratch.record_members, &mut self.carried);
-        let mut walk_to_end = || {
-            let mut walk = json::Members::over(record, start).ok()?;
-            while let Some((name, m)) = walk.next_member_decoding(carried, kubeaudit::is_carrier).ok()? {
-                if name == KIND {
-                    return None;
-                }
-                record_members.push(m);
-            }
-            walk.end().filter(|&end| only_whitespace(&record[end..]))
-        };
-        let walked = walk_to_end().is_some();
-        if !walked {
-            record_members.clear();
-            carried.clear();
-        }
-        walked
     }
 
     /// The outcome for the audit event carried as a string in a [`kubeaudit::CARRIERS`]
