@@ -5,7 +5,8 @@
 //!   `\`: the least a filter that reads the whole record can do, whatever its parser;
 //! - serde_json::Value: parse, edit, serialise (the straightforward filter).
 //!
-//! The deterministic figure is wasm instructions per record (wasmtime fuel); Fluent Bit's
+//! The deterministic figure is wasm instructions per record (wasmtime fuel, one unit per
+//! instruction, a bulk copy or fill as one: see the host's engine settings); Fluent Bit's
 //! WAMR interpreter spends roughly 2 ns on each. Records/s are wall-clock and noisy: read
 //! them as ratios within one run. `BENCH_SCALE=0.1` for a quick run; `BENCH_DUMP=DIR` also
 //! writes each workload's records there as NDJSON.

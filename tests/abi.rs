@@ -260,3 +260,21 @@ fn configuration_is_found_in_the_accessible_paths_in_order() {
     let line = &corpus_lines("kubeaudit/falco_trace_files/create_secret.json")[0];
     assert_eq!(kept(json(&mut h, line))["cluster"], "second");
 }
+
+/// Fuel counts wasm instructions, a bulk copy as one (as WAMR's interpreter runs it), so
+/// that the bench's figures are instructions: a record passed through whole (too large)
+/// costs the same whatever its size, where a per-byte count would add one per byte copied.
+#[test]
+fn fuel_counts_a_bulk_copy_as_one_instruction() {
+    let mut h = host_with(Some("limits:\n  max_record_bytes: 1000\n"), &[]);
+    let record = |len: usize| format!(r#"{{"x":"{}"}}"#, "a".repeat(len));
+    let (small, large) = (record(100_000), record(200_000));
+    // The buffers grow to the larger size first.
+    assert_eq!(json(&mut h, &large), Fate::Kept(large.clone().into_bytes()));
+    let mut fuel = |r: &str| {
+        assert_eq!(json(&mut h, r), Fate::Kept(r.as_bytes().to_vec()));
+        h.last_fuel
+    };
+    let (f_small, f_large) = (fuel(&small), fuel(&large));
+    assert!(f_large.abs_diff(f_small) < 100, "100 KB: {f_small}, 200 KB: {f_large}");
+}
