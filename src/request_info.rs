@@ -8,6 +8,7 @@
 //! on those would let a client pick the rule that records its request, so the namespace,
 //! and whether the request named an object, come from the path.
 
+use crate::json;
 use crate::streams::find_byte;
 use std::borrow::Cow;
 
@@ -116,8 +117,17 @@ impl<'a> Iterator for Parts<'a> {
 }
 
 /// The path of a request URI as the apiserver matches it: without the query, `%XX` decoded.
+/// One search finds the query's `?` or the first `%`, whichever comes first: most paths
+/// have no escape, and their search ends at the query.
 pub fn request_path(uri: &[u8]) -> Cow<'_, [u8]> {
-    decode_path(&uri[..find_byte(uri, b'?', 0).unwrap_or(uri.len())])
+    let query_or_escape =
+        |word: u64| json::zero_bytes(word ^ json::splat(b'?')) | json::zero_bytes(word ^ json::splat(b'%'));
+    let at = json::first_flagged(uri, 0, query_or_escape);
+    match uri[at..].iter().position(|&c| c == b'?' || c == b'%').map(|i| at + i) {
+        None => Cow::Borrowed(uri),
+        Some(i) if uri[i] == b'?' => Cow::Borrowed(&uri[..i]),
+        Some(i) => decode_path(&uri[..find_byte(uri, b'?', i).unwrap_or(uri.len())]),
+    }
 }
 
 fn trim_slashes(path: &[u8]) -> &[u8] {
@@ -249,6 +259,39 @@ mod tests {
             let got: Vec<&[u8]> = Parts(Some(path.as_bytes())).collect();
             let want: Vec<&[u8]> = path.as_bytes().split(|&c| c == b'/').collect();
             assert_eq!(got, want, "{path:?}");
+        }
+    }
+
+    #[test]
+    fn request_paths_end_at_the_query() {
+        // (request URI, path, whether the path is the URI's own bytes)
+        for (uri, want, borrowed) in [
+            ("/api/v1/pods?watch=true", "/api/v1/pods", true),
+            ("/api/v1/namespaces/kube-system/pods", "/api/v1/namespaces/kube-system/pods", true),
+            ("/healthz?verbose=1&exclude=%65tcd", "/healthz", true),
+            ("/api/v1/%6Eamespaces/web/pods?limit=500", "/api/v1/namespaces/web/pods", false),
+            ("/%6detrics", "/metrics", false),
+            ("/a%2Fb?c=%2F", "/a/b", false),
+            ("/version?%", "/version", true),
+            ("/100%", "/100%", false),
+            ("?", "", true),
+            ("", "", true),
+            // Every position of the `?` in the word scan and in the byte-by-byte tail.
+            ("/apis/apps/v1/namespaces/web/deployments?x", "/apis/apps/v1/namespaces/web/deployments", true),
+            ("/apis/apps/v1/namespaces/web/deployment?x", "/apis/apps/v1/namespaces/web/deployment", true),
+            ("/apis/apps/v1/namespaces/web/deploymen?x", "/apis/apps/v1/namespaces/web/deploymen", true),
+        ] {
+            let got = request_path(uri.as_bytes());
+            assert_eq!(got.as_ref(), want.as_bytes(), "{uri}");
+            assert_eq!(matches!(got, Cow::Borrowed(_)), borrowed, "{uri}");
+        }
+        for len in 0..24 {
+            let path = "/a".repeat(len);
+            for tail in ["", "?q", "?%41", "%41", "%41?q"] {
+                let uri = format!("{path}{tail}");
+                let decoded = if tail.starts_with('%') { "A" } else { "" };
+                assert_eq!(request_path(uri.as_bytes()).as_ref(), format!("{path}{decoded}").as_bytes(), "{uri}");
+            }
         }
     }
 
