@@ -15,6 +15,20 @@ fn seeds_dir(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds").join(target)
 }
 
+/// `json_entry` seeds added by hand, which [`write_fuzz_seeds`] does not make and keeps as
+/// they are: a libFuzzer finding (an EXECVE record whose arguments repeat) and two shapes
+/// of input the generator's sources lack (journald's audit transport, a certificate login).
+const HAND_KEPT_JSON_SEEDS: [&str; 3] =
+    ["auditd-ausearch-execve-repeated-keys", "auditd-journald-transport", "authlog-certificate"];
+
+#[test]
+fn hand_kept_seeds_are_present() {
+    for name in HAND_KEPT_JSON_SEEDS {
+        let path = seeds_dir("json_entry").join(name);
+        assert!(path.is_file(), "{}: missing (regenerated without it?)", path.display());
+    }
+}
+
 fn seeds(target: &str) -> Vec<Vec<u8>> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(seeds_dir(target))
         .unwrap_or_else(|e| panic!("fuzz/seeds/{target}: {e}"))
@@ -208,7 +222,8 @@ fn the_checks_reject_bad_replies() {
 }
 
 /// Writes `fuzz/seeds/` (run with `--ignored` after changing the selection): short
-/// lines of the shared corpus, one record of each workload, and the hostile cases.
+/// lines of the shared corpus, one record of each workload, the hostile cases, and the
+/// hand-kept seeds ([`HAND_KEPT_JSON_SEEDS`]) as they were.
 #[test]
 #[ignore]
 fn write_fuzz_seeds() {
@@ -286,6 +301,11 @@ fn write_fuzz_seeds() {
     let at = raw_invalid.len() - 4;
     raw_invalid[at] = 0xff;
     json.push(("hostile-raw-invalid-utf8".into(), raw_invalid));
+
+    for name in HAND_KEPT_JSON_SEEDS {
+        let kept = std::fs::read(seeds_dir("json_entry").join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        json.push((name.to_owned(), kept));
+    }
 
     let write = |target: &str, files: &[(String, Vec<u8>)]| {
         let dir = seeds_dir(target);
