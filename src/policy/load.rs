@@ -1,7 +1,9 @@
 //! Parsing, validation (as the apiserver's) and lint of a policy document.
 
 use super::StageSet;
-use super::{Decision, Extensions, GroupResources, Level, Pattern, Policy, PolicyError, PolicyWarning, Rule, Stage};
+use super::{
+    Decision, Extensions, GroupResources, Level, Names, Policy, PolicyError, PolicyWarning, ResourceSpec, Rule, Stage,
+};
 use crate::yaml::{self, Document, Seg};
 use std::fmt;
 
@@ -278,22 +280,26 @@ fn is_dns_subdomain(s: &str) -> bool {
 }
 
 fn compile_rule(i: usize, r: &RawRule, policy_stages: StageSet, policy_omf: bool, ext: Extensions) -> Rule {
-    let patterns = |v: &Option<Vec<String>>| list(v).iter().map(|s| Pattern::new(s, ext.wildcards)).collect();
+    let names = |v: &Option<Vec<String>>| Names::new(list(v), ext.wildcards);
     let strs = |v: &Option<Vec<String>>| list(v).iter().map(|s| s.as_str().into()).collect();
     let level = r.level.as_deref().and_then(Level::parse).unwrap_or(Level::None);
     let own: StageSet = list(&r.omit_stages).iter().filter_map(Stage::parse).collect();
     Rule {
-        users: patterns(&r.users),
-        groups: patterns(&r.user_groups),
-        verbs: strs(&r.verbs),
-        namespaces: patterns(&r.namespaces),
+        users: names(&r.users),
+        groups: names(&r.user_groups),
+        // Verbs are matched as written: `*` is no wildcard for the apiserver.
+        verbs: Names::new(list(&r.verbs), false),
+        namespaces: names(&r.namespaces),
         resources: r
             .group_resources()
             .iter()
             .map(|gr| GroupResources {
-                group: gr.group.as_deref().unwrap_or_default().into(),
-                resources: strs(&gr.resources),
-                names: patterns(&gr.resource_names),
+                group: match gr.group.as_deref().unwrap_or_default() {
+                    "*" => None,
+                    group => Some(group.as_bytes().into()),
+                },
+                resources: list(&gr.resources).iter().map(|spec| ResourceSpec::new(spec)).collect(),
+                names: names(&gr.resource_names),
             })
             .collect(),
         urls: strs(&r.non_resource_urls),
