@@ -1177,13 +1177,14 @@ pub enum Change {
 pub struct Key {
     literal: Box<[u8]>,
     name_len: usize,
+    first_byte: u8,
 }
 
 impl Key {
     pub fn new(name: &str) -> Key {
         let mut literal = Vec::with_capacity(name.len() + 2);
         write_str(&mut literal, name);
-        Key { literal: literal.into(), name_len: name.len() }
+        Key { literal: literal.into(), name_len: name.len(), first_byte: name.first_byte() }
     }
 }
 
@@ -1191,6 +1192,8 @@ impl Key {
 pub trait KeyName {
     /// The name's length in bytes, unescaped.
     fn name_len(&self) -> usize;
+    /// The name's first byte, unescaped (0 for the empty name).
+    fn first_byte(&self) -> u8;
     /// Appends the name as a JSON string literal.
     fn write_literal(&self, out: &mut Vec<u8>);
 }
@@ -1198,6 +1201,9 @@ pub trait KeyName {
 impl KeyName for str {
     fn name_len(&self) -> usize {
         self.len()
+    }
+    fn first_byte(&self) -> u8 {
+        self.as_bytes().first().copied().unwrap_or(0)
     }
     fn write_literal(&self, out: &mut Vec<u8>) {
         write_str(out, self);
@@ -1208,6 +1214,9 @@ impl KeyName for String {
     fn name_len(&self) -> usize {
         self.len()
     }
+    fn first_byte(&self) -> u8 {
+        self.as_str().first_byte()
+    }
     fn write_literal(&self, out: &mut Vec<u8>) {
         write_str(out, self);
     }
@@ -1217,6 +1226,9 @@ impl KeyName for Key {
     fn name_len(&self) -> usize {
         self.name_len
     }
+    fn first_byte(&self) -> u8 {
+        self.first_byte
+    }
     fn write_literal(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.literal);
     }
@@ -1225,6 +1237,9 @@ impl KeyName for Key {
 impl<K: KeyName + ?Sized> KeyName for &K {
     fn name_len(&self) -> usize {
         (**self).name_len()
+    }
+    fn first_byte(&self) -> u8 {
+        (**self).first_byte()
     }
     fn write_literal(&self, out: &mut Vec<u8>) {
         (**self).write_literal(out);
@@ -1243,9 +1258,9 @@ pub struct Edits {
     bytes: Vec<u8>,
     changes: Vec<(Range<usize>, Stored)>,
     append: Vec<(Range<usize>, Range<usize>)>,
-    /// Bit `n` (at most 63) is set when a key of `n` bytes is edited: most members of a
-    /// record are passed over on a length check instead of string comparisons.
-    key_lengths: u64,
+    /// The [`key_bit`] of each edited key: most members of a record are passed over on
+    /// this one test instead of string comparisons.
+    key_bits: u64,
 }
 
 /// A [`Change`] as kept in [`Edits`]: a replacement is a range of its buffer.
@@ -1267,7 +1282,7 @@ impl Edits {
         self.bytes.clear();
         self.changes.clear();
         self.append.clear();
-        self.key_lengths = 0;
+        self.key_bits = 0;
     }
 
     pub fn change(&mut self, key: &str, change: Change) {
@@ -1340,7 +1355,7 @@ impl Edits {
     }
 
     fn push_key(&mut self, key: &(impl KeyName + ?Sized)) -> Range<usize> {
-        self.key_lengths |= length_bit(key.name_len());
+        self.key_bits |= key_bit(key.name_len(), key.first_byte());
         let start = self.bytes.len();
         key.write_literal(&mut self.bytes);
         start..self.bytes.len()
@@ -1352,9 +1367,10 @@ impl Edits {
         start..self.bytes.len()
     }
 
-    /// Whether no edit can apply to the member (an escaped key is always looked at).
-    fn passes_over(&self, m: &Member) -> bool {
-        m.key_plain && self.key_lengths & length_bit(m.key.end - m.key.start) == 0
+    /// Whether no edit can apply to the member of `b` (an escaped key is always looked at).
+    fn passes_over(&self, b: &[u8], m: &Member) -> bool {
+        let first = if m.key.end > m.key.start { b[m.key.start] } else { 0 };
+        m.key_plain && self.key_bits & key_bit(m.key.end - m.key.start, first) == 0
     }
 
     /// Whether the member's key is the stored key at `key`. Inlined: most stored keys
@@ -1386,8 +1402,12 @@ impl Edits {
     }
 }
 
-fn length_bit(len: usize) -> u64 {
-    1 << len.min(63)
+/// One of 64 bits for a key's length and first byte (of its unescaped name). Spread so that
+/// the names audit-sieve adds (`log_type`, `cluster`, `actor`, `review`) share a bit with no
+/// member of an audit event: a length alone put `actor` with `level` and `stage`, `cluster`
+/// with `auditID`.
+fn key_bit(len: usize, first: u8) -> u64 {
+    1 << ((usize::from(first) + len.wrapping_mul(37)) & 63)
 }
 
 /// Writes the object at `start` with `edits` applied; returns the offset just past the
@@ -1451,7 +1471,7 @@ fn write_edited(t: &[u8], members: impl Iterator<Item = Member>, edits: &Edits, 
         pending.extend(&edits.changes);
     }
     for m in members {
-        let change = if edits.passes_over(&m) {
+        let change = if edits.passes_over(t, &m) {
             None
         } else if edits.appends(t, &m) {
             continue;
@@ -1578,7 +1598,7 @@ fn unchanged_run(b: &[u8], members: &[Member], edits: &Edits) -> Option<Range<us
     let mut key_quote = first.key.start - 1;
     for m in members {
         let compact = m.value.start == m.key.end + 2;
-        let untouched = edits.passes_over(m) || !edits.appends(b, m);
+        let untouched = edits.passes_over(b, m) || !edits.appends(b, m);
         if m.key.start - 1 != key_quote || !compact || !untouched {
             return None;
         }
@@ -2155,7 +2175,7 @@ mod tests {
         for text in texts {
             let names = ["a", "b", "c", "d", "f"];
             // Appended: nothing, a member the object has, a new one (the same length as the
-            // others: no length test tells it apart).
+            // others).
             for (removed, appended) in (0..1 << names.len()).flat_map(|r| [(r, None), (r, Some("b")), (r, Some("z"))]) {
                 let mut edits = Edits::default();
                 let mut want = Vec::new();
@@ -2186,6 +2206,37 @@ mod tests {
                 assert_eq!(String::from_utf8(out).unwrap(), want, "{text} without {removed:b}, {appended:?}");
             }
         }
+    }
+
+    #[test]
+    fn members_sharing_an_edited_keys_bit_are_told_apart_by_name() {
+        // `lever` and `lxxxx` share `level`'s length and first byte, `<x` shares `a`'s bit
+        // through another length; `k\u0069nd` is `kind`, escaped.
+        assert_eq!(key_bit(2, b'<'), key_bit(1, b'a'));
+        let text = r#"{"lever":1,"level":"RequestResponse","lxxxx":3,"<x":4,"k\u0069nd":"Event","a":5}"#;
+        let mut edits = Edits::default();
+        edits.replace_with("level", |out| write_str(out, "Metadata"));
+        edits.append("lxyzw", b"0");
+        edits.append("kind", b"\"x\"");
+        edits.append("a", b"6");
+        let want = r#"{"lever":1,"level":"Metadata","lxxxx":3,"<x":4,"lxyzw":0,"kind":"x","a":6}"#;
+        assert_eq!(rewrite(text, &edits), want);
+        let mut walk = Members::new(text, 0).unwrap();
+        let mut members = Vec::new();
+        while let Some(m) = walk.next_member().unwrap() {
+            members.push(m);
+        }
+        let mut out = Vec::new();
+        rewrite_members(text.as_bytes(), &members, &edits, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+        // Appends alone (the one-piece copy of unchanged members).
+        let mut appends = Edits::default();
+        appends.append("lxyzw", b"0");
+        appends.append("a", b"6");
+        let want = r#"{"lever":1,"level":"RequestResponse","lxxxx":3,"<x":4,"k\u0069nd":"Event","lxyzw":0,"a":6}"#;
+        let mut out = Vec::new();
+        rewrite_members(text.as_bytes(), &members, &appends, &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), want);
     }
 
     /// Names as text and as [`Key`]s (written once) give the same records.
