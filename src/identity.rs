@@ -5,9 +5,11 @@
 //! `identity.map_file` holds more of both (so the map can be a ConfigMap of its own).
 
 use crate::config::{ConfigError, Source};
+use crate::streams::find_byte;
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 #[derive(Debug, Default)]
 pub struct Identity {
@@ -116,14 +118,22 @@ impl Identity {
         if let Some(email) = self.users.get(bare) {
             return Some(Cow::Borrowed(email));
         }
-        if let Some((user_id, connector)) = dex_subject(bare) {
-            for key in [format!("{connector}:{user_id}"), user_id.clone()] {
-                if let Some(email) = self.users.get(&key) {
-                    return Some(Cow::Owned(email.clone()));
+        if let Some(dex) = dex_subject(bare) {
+            let (user_id, connector) = (dex.user_id(), dex.connector());
+            // `connector:user_id`, then the user id alone; the key is built on the stack.
+            let mut key = [0u8; 2 * DEX_ID_MAX + 1];
+            let len = connector.len() + 1 + user_id.len();
+            key[..connector.len()].copy_from_slice(connector.as_bytes());
+            key[connector.len()] = b':';
+            key[connector.len() + 1..len].copy_from_slice(user_id.as_bytes());
+            let qualified = std::str::from_utf8(&key[..len]).unwrap_or_default();
+            for key in [qualified, user_id] {
+                if let Some(email) = self.users.get(key) {
+                    return Some(Cow::Borrowed(email));
                 }
             }
-            if looks_like_email(&user_id) {
-                return Some(Cow::Owned(user_id));
+            if looks_like_email(user_id) {
+                return Some(Cow::Owned(user_id.to_owned()));
             }
         }
         looks_like_email(bare).then_some(Cow::Borrowed(bare))
@@ -140,40 +150,64 @@ impl Identity {
     }
 }
 
+/// `local@domain.tld`: one `@`, something before it, a dot after it. Searched bytewise:
+/// the `str` pattern searchers cost a human's event about 500 instructions.
 fn looks_like_email(s: &str) -> bool {
-    match s.split_once('@') {
-        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !domain.contains('@'),
+    let b = s.as_bytes();
+    match find_byte(b, b'@', 0) {
+        Some(at) => at > 0 && find_byte(b, b'.', at + 1).is_some() && find_byte(b, b'@', at + 1).is_none(),
         None => false,
+    }
+}
+
+/// The longest user or connector id a Dex subject is read with (a one-byte length).
+const DEX_ID_MAX: usize = 0x7f;
+
+/// A decoded Dex subject: its ids are ranges of the decoded bytes, checked as UTF-8.
+pub struct DexSubject {
+    bytes: Vec<u8>,
+    user_id: Range<usize>,
+    connector: Range<usize>,
+}
+
+impl DexSubject {
+    pub fn user_id(&self) -> &str {
+        std::str::from_utf8(&self.bytes[self.user_id.clone()]).unwrap_or_default()
+    }
+
+    pub fn connector(&self) -> &str {
+        std::str::from_utf8(&self.bytes[self.connector.clone()]).unwrap_or_default()
     }
 }
 
 /// Decodes a Dex subject: base64 (standard or URL alphabet, padding optional) of a
 /// protobuf message with the user id in field 1 and the connector id in field 2.
-pub fn dex_subject(subject: &str) -> Option<(String, String)> {
+pub fn dex_subject(subject: &str) -> Option<DexSubject> {
     if subject.len() < 8 || !subject.starts_with('C') {
         // Field 1, wire type 2 is byte 0x0a, whose base64 starts with 'C'.
         return None;
     }
     let bytes = base64_decode(subject)?;
-    let mut fields: [Option<String>; 2] = [None, None];
+    let mut fields: [Option<Range<usize>>; 2] = [None, None];
     let mut i = 0;
     while i < bytes.len() {
         let tag = bytes[i];
         let len = usize::from(*bytes.get(i + 1)?);
-        if len >= 0x80 {
+        if len > DEX_ID_MAX {
             return None; // ids of 128 bytes or more are not expected
         }
-        let value = bytes.get(i + 2..i + 2 + len)?;
+        let value = i + 2..i + 2 + len;
+        std::str::from_utf8(bytes.get(value.clone())?).ok()?;
         let slot = match tag {
             0x0a => 0,
             0x12 => 1,
             _ => return None,
         };
-        fields[slot] = Some(String::from_utf8(value.to_vec()).ok()?);
+        fields[slot] = Some(value);
         i += 2 + len;
     }
-    let [Some(user), Some(connector)] = fields else { return None };
-    Some((user, connector))
+    let [Some(user_id), Some(connector)] = fields else { return None };
+    Some(DexSubject { bytes, user_id, connector })
 }
 
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
@@ -238,9 +272,41 @@ mod tests {
 
     #[test]
     fn decodes_dex_subjects() {
-        assert_eq!(dex_subject(DEX_SUB), Some(("08a8684b-db88-4b73-90a9-3cd1661f5466".to_owned(), "local".to_owned())));
-        assert_eq!(dex_subject("alice@example.com"), None);
-        assert_eq!(dex_subject("Cnot-base64!!"), None);
+        let dex = dex_subject(DEX_SUB).unwrap();
+        assert_eq!((dex.user_id(), dex.connector()), ("08a8684b-db88-4b73-90a9-3cd1661f5466", "local"));
+        assert!(dex_subject("alice@example.com").is_none());
+        assert!(dex_subject("Cnot-base64!!").is_none());
+    }
+
+    #[test]
+    fn emails_have_one_at_and_a_dot_after_it() {
+        for (s, want) in [
+            ("alice@example.com", true),
+            ("a@.c", true),
+            ("a@b.c", true),
+            ("é@exämple.org", true),
+            ("@example.com", false),
+            ("alice@localhost", false),
+            ("a.b@c", false),
+            ("a@b@c.d", false),
+            ("a@b.c@", false),
+            ("", false),
+            ("no-at.example.com", false),
+        ] {
+            assert_eq!(looks_like_email(s), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn dex_subjects_map_by_connector_then_user_id() {
+        // User id "08a8684b-db88-4b73-90a9-3cd1661f5466": mapped by the id alone.
+        let id = identity(&[("08a8684b-db88-4b73-90a9-3cd1661f5466", "eve@example.com")], &[]);
+        assert_eq!(id.email_for(DEX_SUB).as_deref(), Some("eve@example.com"));
+        // User id "carol@example.com", connector "ldap": the id is the email when unmapped.
+        let sub = "ChFjYXJvbEBleGFtcGxlLmNvbRIEbGRhcA";
+        assert_eq!(identity(&[], &[]).email_for(sub).as_deref(), Some("carol@example.com"));
+        let mapped = identity(&[("ldap:carol@example.com", "c.r@example.org")], &[]);
+        assert_eq!(mapped.email_for(sub).as_deref(), Some("c.r@example.org"));
     }
 
     #[test]
