@@ -565,6 +565,9 @@ fn stage_set_and_parsing() {
     for st in Stage::ALL {
         assert_eq!(Stage::parse(st.as_str()), Some(st));
     }
+    for other in ["", "responsecomplete", "ResponseComplet", "ResponseCompleteX", "Panic ", "RequestReceivedd"] {
+        assert_eq!(Stage::parse(other), None, "{other}");
+    }
     for l in [Level::None, Level::Metadata, Level::Request, Level::RequestResponse] {
         assert_eq!(Level::parse(l.as_str()), Some(l));
     }
