@@ -276,7 +276,7 @@ mod tests {
             ("/100%", "/100%", false),
             ("?", "", true),
             ("", "", true),
-            // Every position of the `?` in the word scan and in the byte-by-byte tail.
+            // The `?` in the last word the scan reads (its last two bytes) and just after it.
             ("/apis/apps/v1/namespaces/web/deployments?x", "/apis/apps/v1/namespaces/web/deployments", true),
             ("/apis/apps/v1/namespaces/web/deployment?x", "/apis/apps/v1/namespaces/web/deployment", true),
             ("/apis/apps/v1/namespaces/web/deploymen?x", "/apis/apps/v1/namespaces/web/deploymen", true),
