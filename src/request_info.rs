@@ -8,8 +8,7 @@
 //! on those would let a client pick the rule that records its request, so the namespace,
 //! and whether the request named an object, come from the path.
 
-use crate::json;
-use crate::streams::find_byte;
+use crate::streams::{find_byte, find_either};
 use std::borrow::Cow;
 
 /// The namespace and the name-presence of a resource request, as resolved from its path.
@@ -120,10 +119,7 @@ impl<'a> Iterator for Parts<'a> {
 /// One search finds the query's `?` or the first `%`, whichever comes first: most paths
 /// have no escape, and their search ends at the query.
 pub fn request_path(uri: &[u8]) -> Cow<'_, [u8]> {
-    let query_or_escape =
-        |word: u64| json::zero_bytes(word ^ json::splat(b'?')) | json::zero_bytes(word ^ json::splat(b'%'));
-    let at = json::first_flagged(uri, 0, query_or_escape);
-    match uri[at..].iter().position(|&c| c == b'?' || c == b'%').map(|i| at + i) {
+    match find_either(uri, b'?', b'%', 0) {
         None => Cow::Borrowed(uri),
         Some(i) if uri[i] == b'?' => Cow::Borrowed(&uri[..i]),
         Some(i) => decode_path(&uri[..find_byte(uri, b'?', i).unwrap_or(uri.len())]),

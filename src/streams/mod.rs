@@ -109,6 +109,13 @@ pub(crate) fn find_byte(h: &[u8], byte: u8, from: usize) -> Option<usize> {
     h.get(at..)?.iter().position(|&c| c == byte).map(|i| at + i)
 }
 
+/// [`find_byte`] for whichever of two bytes comes first.
+pub(crate) fn find_either(h: &[u8], a: u8, b: u8, from: usize) -> Option<usize> {
+    let flags = |word: u64| json::zero_bytes(word ^ json::splat(a)) | json::zero_bytes(word ^ json::splat(b));
+    let at = json::first_flagged(h, from, flags);
+    h.get(at..)?.iter().position(|&c| c == a || c == b).map(|i| at + i)
+}
+
 /// Matches `text` against a pattern where a `*` at the start and/or end is a wildcard
 /// (`*` alone matches everything). A `*` elsewhere is literal: full glob semantics are not needed
 /// for object, command or path names and would cost more per record.
@@ -248,6 +255,11 @@ mod tests {
             assert_eq!(find_byte(with.as_bytes(), b'b', 0), Some(at));
             assert_eq!(find_byte(with.as_bytes(), b'b', at + 1), None);
             assert_eq!(find_byte(with.as_bytes(), b'b', at), Some(at));
+            // Either of two bytes: the first, from wherever the search starts.
+            with.push('c');
+            assert_eq!(find_either(with.as_bytes(), b'c', b'b', 0), Some(at));
+            assert_eq!(find_either(with.as_bytes(), b'b', b'c', at + 1), Some(40));
+            assert_eq!(find_either(with.as_bytes(), b'x', b'y', 0), None);
         }
     }
 
