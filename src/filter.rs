@@ -222,23 +222,34 @@ impl Engine {
                 Err(reason) => return Outcome::PassThrough(reason),
             }
         }
-        let Ok(text) = std::str::from_utf8(record) else {
-            return Outcome::PassThrough(PassReason::NotUtf8);
+        // A container log line whose event the walk decoded is read as bytes from here on, and
+        // `json::is_utf8` checks it at half the cost of `str::from_utf8`; any other record is
+        // read as text (host lines are parsed as text).
+        let text = match self.carried.is_empty() {
+            true => std::str::from_utf8(record).ok(),
+            false => None,
         };
+        if text.is_none() && !json::is_utf8(record) {
+            return Outcome::PassThrough(PassReason::NotUtf8);
+        }
         // A record that is returned unchanged needs no more checking; one that is rewritten
         // is validated by the rewrite itself.
-        let start = match walked.map_or_else(|| json::validate_object(text), Ok) {
+        let start = match walked.map_or_else(|| json::validate_object(record), Ok) {
             Ok(start) => start,
             Err(json::JsonError::NotAnObject) => return Outcome::PassThrough(PassReason::NotAnObject),
             Err(_) => return Outcome::PassThrough(PassReason::NotJson),
         };
         // An event carried as a JSON string in `log` or `message` (tail without a parser).
         let carried = std::mem::take(&mut self.carried);
-        let outcome = self.carried_event(record, text, start, &carried, out);
+        let outcome = self.carried_event(record, start, &carried, out);
         self.carried = carried;
-        match outcome {
-            Some(outcome) => outcome,
-            None => self.host_stream(text, start, time_sec, out),
+        if let Some(outcome) = outcome {
+            return outcome;
+        }
+        // Checked as UTF-8 above: only a line that carried no event is converted here.
+        match text.or_else(|| std::str::from_utf8(record).ok()) {
+            Some(text) => self.host_stream(text, start, time_sec, out),
+            None => Outcome::PassThrough(PassReason::NotUtf8),
         }
     }
 
@@ -248,7 +259,6 @@ impl Engine {
     fn carried_event(
         &mut self,
         record: &[u8],
-        text: &str,
         start: usize,
         carried: &json::Decoded,
         out: &mut Vec<u8>,
@@ -256,8 +266,8 @@ impl Engine {
         for key in kubeaudit::CARRIERS {
             let known = &self.scratch.record_members;
             let found = match known.is_empty() {
-                true => json::find_member(text.as_bytes(), start, key).ok().flatten(),
-                false => known.iter().find(|m| m.key_is(text.as_bytes(), key)).copied(),
+                true => json::find_member(record, start, key).ok().flatten(),
+                false => known.iter().find(|m| m.key_is(record, key)).copied(),
             };
             let Some(m) = found else { continue };
             // Decoded as bytes: the record is UTF-8, so the event is.
@@ -268,7 +278,7 @@ impl Engine {
             if !inner_text.starts_with(b"{") {
                 continue;
             }
-            if let Ok(Some(outcome)) = self.kube_event(inner_text, 0, record.len(), Some((text, start, key)), out) {
+            if let Ok(Some(outcome)) = self.kube_event(inner_text, 0, record.len(), Some((record, start, key)), out) {
                 return Some(outcome);
             }
         }
@@ -348,7 +358,7 @@ impl Engine {
         b: &[u8],
         start: usize,
         record_len: usize,
-        wrapper: Option<(&str, usize, &str)>,
+        wrapper: Option<(&[u8], usize, &str)>,
         out: &mut Vec<u8>,
     ) -> Result<Option<Outcome>, PassReason> {
         self.with_buffers(|engine, ecs, scratch| {
@@ -362,7 +372,7 @@ impl Engine {
         b: &[u8],
         start: usize,
         record_len: usize,
-        wrapper: Option<(&str, usize, &str)>,
+        wrapper: Option<(&[u8], usize, &str)>,
         out: &mut Vec<u8>,
         mut ecs: Option<&mut Ecs>,
         scratch: &mut Scratch,
@@ -393,15 +403,17 @@ impl Engine {
             // event has a member of that name. Both member lists are at hand when the walks
             // listed them: neither the wrapper's long string nor the event is read again.
             let mut carry = |m: &json::Member| {
-                if !m.key_is(outer.as_bytes(), key) {
-                    let name = json::unescape(m.key.of(outer));
+                if !m.key_is(outer, key) {
+                    let name = json::unescape_bytes(&outer[m.key.start..m.key.end]);
+                    // The record is UTF-8 (checked): never lossy.
+                    let name = String::from_utf8_lossy(&name);
                     if !members.iter().any(|own| own.key_is(text, &name)) {
-                        edits.append(&name, m.value.of(outer).as_bytes());
+                        edits.append(&name, &outer[m.value.start..m.value.end]);
                     }
                 }
             };
             if record_members.is_empty() {
-                let _ = json::Members::new(outer, outer_start).map(|mut walk| {
+                let _ = json::Members::over(outer, outer_start).map(|mut walk| {
                     while let Ok(Some(m)) = walk.next_member() {
                         carry(&m);
                     }
@@ -431,7 +443,7 @@ impl Engine {
         &self,
         text: &[u8],
         start: usize,
-        wrapper: Option<(&str, usize, &str)>,
+        wrapper: Option<(&[u8], usize, &str)>,
         stream: &str,
         review: &[&'static str],
         actor: &[u8],
@@ -440,9 +452,8 @@ impl Engine {
     ) {
         edits.set_path_with(&self.fields.stream, |out| write_own_name(out, stream));
         let from_record = self.cluster_from.as_ref().and_then(|path| {
-            lookup_string(text, start, path).or_else(|| {
-                wrapper.and_then(|(outer, outer_start, _)| lookup_string(outer.as_bytes(), outer_start, path))
-            })
+            lookup_string(text, start, path)
+                .or_else(|| wrapper.and_then(|(outer, outer_start, _)| lookup_string(outer, outer_start, path)))
         });
         let cluster = from_record.as_deref().unwrap_or(&self.cluster_name);
         match &from_record {

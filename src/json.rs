@@ -715,8 +715,8 @@ fn scan_value(b: &[u8], pos: usize) -> Result<(usize, bool)> {
 
 /// The whole text must be one object (surrounding whitespace allowed); returns the
 /// offset of its `{`. Checks the entire text.
-pub fn validate_object(text: &str) -> Result<usize> {
-    let b = text.as_bytes();
+pub fn validate_object(text: &(impl AsRef<[u8]> + ?Sized)) -> Result<usize> {
+    let b = text.as_ref();
     let start = skip_ws(b, 0);
     match b.get(start) {
         Some(b'{') => {}

@@ -128,6 +128,19 @@ fn invalid_utf8_lone_surrogates_and_nul_in_strings() {
     bad[at + 1] = 0xfe;
     assert_passes(&mut h, &bad, "not_utf8");
     canary.check(&mut h, "invalid UTF-8");
+    // The same around an event carried in a container log's `log` string: a raw invalid
+    // byte in the wrapper (the event is valid), or in the event's string.
+    let carried = serde_json::to_string(&kept_event("")).unwrap();
+    let wrapped = format!(r#"{{"time":"t","stream":"stdout","log":{carried}}}"#).into_bytes();
+    assert!(matches!(json(&mut h, std::str::from_utf8(&wrapped).unwrap()), Fate::Kept(_)));
+    let find = |word: &[u8]| wrapped.windows(word.len()).position(|w| w == word).unwrap() + 3;
+    let (at_stream, at_event) = (find(b"stdout"), find(b"update"));
+    for at in [at_stream, at_event] {
+        let mut bad = wrapped.clone();
+        bad[at] = 0xff;
+        assert_passes(&mut h, &bad, "not_utf8");
+        canary.check(&mut h, "invalid UTF-8 around a carried event");
+    }
     // A lone surrogate escape is read as U+FFFD: the event is processed and the escape
     // is carried to the output as written. (Fluent Bit renders records from msgpack, whose
     // strings are UTF-8, so it never hands one over; the host's strict parser refuses
