@@ -2,9 +2,10 @@
 //!
 //! `audit-sieve run [--config FILE] [--format json|msgpack] [FILE...]` reads NDJSON
 //! records from files (`-` is stdin; a line that is not a JSON object becomes
-//! `{"log": line}`, as Fluent Bit's tail input gives it), runs each through the module as
-//! Fluent Bit would, writes the records that survive as NDJSON on stdout, and a summary
-//! and the per-rule report on stderr. With no FILE it runs on a bundled sample.
+//! `{"log": line}`, as Fluent Bit's tail input gives it; one that is not UTF-8 is written
+//! as read), runs each through the module as Fluent Bit would, writes the records that
+//! survive as NDJSON on stdout, and a summary and the per-rule report on stderr. With no
+//! FILE it runs on a bundled sample.
 
 use anyhow::{Context, Result, bail};
 use audit_sieve_host::{Fate, FluentBitHost, Format, Options, default_wasm_path};
@@ -126,6 +127,8 @@ struct Summary {
     out: u64,
     dropped: u64,
     lost: u64,
+    /// Records that are not UTF-8, written as read.
+    not_utf8: u64,
     bytes_in: u64,
     bytes_out: u64,
 }
@@ -138,11 +141,25 @@ fn run(args: &Args) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut summary = Summary::default();
-    let mut each_line = |line: &str| -> Result<()> {
-        let line = line.trim_end_matches(['\r', '\n']);
-        if line.trim().is_empty() {
+    let mut each_line = |line: &[u8]| -> Result<()> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.trim_ascii().is_empty() {
             return Ok(());
         }
+        // A record of bytes that are not UTF-8 has no JSON form to hand over: it is written
+        // as read (nothing is lost) and counted, and the lines after it are filtered.
+        let Ok(line) = std::str::from_utf8(line) else {
+            summary.records += 1;
+            summary.out += 1;
+            summary.not_utf8 += 1;
+            summary.bytes_in += line.len() as u64;
+            summary.bytes_out += line.len() as u64;
+            if summary.not_utf8 == 1 {
+                eprintln!("audit-sieve: record {} is not UTF-8: written unchanged, not filtered", summary.records);
+            }
+            out.write_all(line)?;
+            return out.write_all(b"\n").map_err(Into::into);
+        };
         let record = record_of_line(line);
         let body = match args.format {
             Format::Json => serde_json::to_vec(&record)?,
@@ -173,17 +190,17 @@ fn run(args: &Args) -> Result<()> {
     };
     if args.files.is_empty() {
         eprintln!("audit-sieve: no input named: running the bundled sample (examples/sample.ndjson)");
-        SAMPLE.lines().try_for_each(&mut each_line)?;
+        SAMPLE.lines().try_for_each(|line| each_line(line.as_bytes()))?;
     } else {
         for file in &args.files {
-            if file.as_os_str() == "-" {
-                for line in std::io::stdin().lock().lines() {
-                    each_line(&line?)?;
-                }
-                continue;
-            }
-            let f = std::fs::File::open(file).with_context(|| format!("{}", file.display()))?;
-            for line in std::io::BufReader::new(f).lines() {
+            // Lines as bytes: one that is not UTF-8 must not end the run.
+            let input: Box<dyn BufRead> = match file.as_os_str() == "-" {
+                true => Box::new(std::io::stdin().lock()),
+                false => Box::new(std::io::BufReader::new(
+                    std::fs::File::open(file).with_context(|| format!("{}", file.display()))?,
+                )),
+            };
+            for line in input.split(b'\n') {
                 each_line(&line.with_context(|| format!("{}", file.display()))?)?;
             }
         }
@@ -221,6 +238,9 @@ fn report(s: &Summary, stats: &str) {
     }
     if n(&stats["msgpack_envelopes"]) > 0 {
         eprintln!("  msgpack NUL envelopes  {}", n(&stats["msgpack_envelopes"]));
+    }
+    if s.not_utf8 > 0 {
+        eprintln!("  not UTF-8, not filtered {}", s.not_utf8);
     }
     if s.lost > 0 {
         eprintln!("  LOST (Fluent Bit would lose these) {}", s.lost);

@@ -1,5 +1,6 @@
 //! `audit-sieve check`: the built CLI on a valid configuration, one with a lint warning,
-//! and one with an error. Needs the module (`make` builds it; `make test` first).
+//! and one with an error; `audit-sieve run` on input that is not UTF-8. Needs the module
+//! (`make` builds it; `make test` first).
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -92,4 +93,38 @@ fn policy_file_errors_name_the_policy_file() {
     let (code, log) = check(&file, &[]);
     assert_eq!(code, 1, "{log}");
     assert!(log.contains(&format!("{}:4:", policy.display())), "{log}");
+}
+
+#[test]
+fn run_writes_a_line_that_is_not_utf8_as_read_and_filters_the_rest() {
+    let dropped = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a","stage":"ResponseComplete","requestURI":"/api/v1/endpoints?watch=true","verb":"watch","user":{"username":"system:kube-proxy","groups":["system:authenticated"]},"objectRef":{"resource":"endpoints","apiVersion":"v1"}}"#;
+    let kept = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"b","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/web/secrets/db","verb":"get","user":{"username":"alice@example.com","groups":["system:authenticated"]},"objectRef":{"resource":"secrets","namespace":"web","name":"db","apiVersion":"v1"}}"#;
+    let not_utf8 = b"{\"log\":\"caf\xe9\"}".to_vec();
+    let mut input = Vec::new();
+    for line in [dropped.as_bytes(), &not_utf8, dropped.as_bytes(), kept.as_bytes()] {
+        input.extend_from_slice(line);
+        input.push(b'\n');
+    }
+    let file = config("not-utf8", "cluster:\n  name: prod\n");
+    let records = file.with_file_name("records.ndjson");
+    std::fs::write(&records, &input).unwrap();
+    let Output { status, stdout, stderr } = Command::new(env!("CARGO_BIN_EXE_audit-sieve"))
+        .args(["run", "--config"])
+        .arg(&*file)
+        .arg("--wasm")
+        .arg(wasm())
+        .arg(&records)
+        .output()
+        .expect("run audit-sieve");
+    let log = String::from_utf8_lossy(&stderr);
+    assert!(status.success(), "{log}");
+    // The line comes out as it went in; both watches are dropped; the secret read after
+    // them is filtered (enriched).
+    let lines: Vec<&[u8]> = stdout.split(|&c| c == b'\n').filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 2, "{}", String::from_utf8_lossy(&stdout));
+    assert_eq!(lines[0], &not_utf8[..]);
+    let last = std::str::from_utf8(lines[1]).unwrap();
+    assert!(last.contains(r#""auditID":"b""#) && last.contains(r#""cluster":"prod""#), "{last}");
+    assert!(log.contains("record 2 is not UTF-8: written unchanged, not filtered"), "{log}");
+    assert!(log.contains("dropped by a rule      2"), "{log}");
 }
