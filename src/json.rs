@@ -26,6 +26,9 @@ pub enum JsonError {
     Unexpected(usize),
     /// The top-level value is not an object.
     NotAnObject,
+    /// A number at this offset that a double cannot hold (`1e999`): Fluent Bit's JSON
+    /// parser (yyjson) refuses the text, so a reply holding it would lose the record.
+    NumberOutOfRange(usize),
 }
 
 impl fmt::Display for JsonError {
@@ -34,6 +37,7 @@ impl fmt::Display for JsonError {
             JsonError::Truncated => f.write_str("JSON text ends inside a value"),
             JsonError::Unexpected(at) => write!(f, "unexpected byte at offset {at}"),
             JsonError::NotAnObject => f.write_str("JSON value is not an object"),
+            JsonError::NumberOutOfRange(at) => write!(f, "number at offset {at} is beyond a double's range"),
         }
     }
 }
@@ -336,8 +340,10 @@ fn scan_scalar(b: &[u8], pos: usize) -> Result<usize> {
     }
 }
 
-/// JSON number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
-fn scan_number(b: &[u8], mut i: usize) -> Result<usize> {
+/// JSON number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, and a
+/// value a double can hold, as Fluent Bit's parser requires (only a number with an exponent
+/// or of more than 300 characters may not, and only those are converted to see).
+fn scan_number(b: &[u8], start: usize) -> Result<usize> {
     let digits = |b: &[u8], mut i: usize| -> Result<usize> {
         let start = i;
         while i < b.len() && b[i].is_ascii_digit() {
@@ -348,6 +354,7 @@ fn scan_number(b: &[u8], mut i: usize) -> Result<usize> {
         }
         Ok(i)
     };
+    let mut i = start;
     if b[i] == b'-' {
         i += 1;
     }
@@ -359,12 +366,19 @@ fn scan_number(b: &[u8], mut i: usize) -> Result<usize> {
     if b.get(i) == Some(&b'.') {
         i = digits(b, i + 1)?;
     }
+    let mut may_overflow = i - start > 300;
     if matches!(b.get(i), Some(b'e' | b'E')) {
         i += 1;
         if matches!(b.get(i), Some(b'+' | b'-')) {
             i += 1;
         }
         i = digits(b, i)?;
+        may_overflow = true;
+    }
+    let finite =
+        || std::str::from_utf8(&b[start..i]).ok().and_then(|t| t.parse::<f64>().ok()).is_some_and(f64::is_finite);
+    if may_overflow && !finite() {
+        return Err(JsonError::NumberOutOfRange(start));
     }
     Ok(i)
 }
@@ -1673,6 +1687,28 @@ mod tests {
         ];
         for t in ok {
             assert!(validate_object(t).is_ok(), "{t}");
+        }
+        // Numbers as Fluent Bit's parser reads them: whatever rounds to a finite double
+        // (underflow is zero), whatever its length.
+        let digits = |n: usize| "9".repeat(n);
+        let numbers = [
+            ("1e308".to_owned(), true),
+            ("1.7976931348623157e308".to_owned(), true),
+            ("-1.7976931348623157E+308".to_owned(), true),
+            ("1e-999".to_owned(), true),
+            ("0e99999".to_owned(), true),
+            (digits(308), true),
+            (format!("0.{}", digits(400)), true),
+            ("1e309".to_owned(), false),
+            ("-1e999".to_owned(), false),
+            ("1.8e308".to_owned(), false),
+            (digits(309), false),
+            (format!("-{}", digits(400)), false),
+        ];
+        for (number, finite) in numbers {
+            let text = format!(r#"{{"a":[{number}]}}"#);
+            let want = if finite { Ok(0) } else { Err(JsonError::NumberOutOfRange(6)) };
+            assert_eq!(validate_object(&text), want, "{number}");
         }
         let bad = [
             ("", JsonError::Truncated),
