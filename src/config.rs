@@ -334,7 +334,14 @@ impl Config {
     /// Reads the file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let shown = path.display().to_string();
-        let text = std::fs::read(path).map_err(|e| ConfigError::new(&shown, None, format!("cannot read: {e}")))?;
+        let text = std::fs::read(path).map_err(|e| {
+            let link = path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink());
+            let hint = match link {
+                true => " (a symbolic link: only what lies inside the accessible paths can be read)",
+                false => "",
+            };
+            ConfigError::new(&shown, None, format!("cannot read: {e}{hint}"))
+        })?;
         let text = String::from_utf8(text).map_err(|e| {
             let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count();
             ConfigError::new(&shown, Some(line), "not UTF-8 text")
@@ -425,9 +432,12 @@ impl Source {
 }
 
 /// Finds `audit-sieve.yaml`: the first of the given directories (Fluent Bit's
-/// `Accessible_Paths`, in order) that holds one.
+/// `Accessible_Paths`, in order) that holds one. A name that is there counts even when
+/// what it names cannot be reached (a symbolic link out of the accessible paths, which
+/// the runtime does not follow, or a dangling one): reading it then fails loudly, instead
+/// of the defaults, which drop events, standing in unannounced.
 pub fn find(dirs: &[PathBuf]) -> Option<PathBuf> {
-    dirs.iter().map(|d| d.join(FILE_NAME)).find(|p| p.exists())
+    dirs.iter().map(|d| d.join(FILE_NAME)).find(|p| p.symlink_metadata().is_ok())
 }
 
 #[cfg(test)]

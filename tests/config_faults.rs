@@ -107,3 +107,26 @@ fn configuration_without_read_permission() {
     }
     assert_fails_open(&dir, &format!("{}: cannot read", file.display()));
 }
+
+/// A symbolic link the module cannot follow: out of the accessible path (the runtime only
+/// opens what lies inside it), or dangling. Found, cannot be read, reported: the defaults
+/// (which drop events) never stand in for it.
+#[test]
+fn configuration_that_is_a_link_the_module_cannot_follow() {
+    let target = dir_with(&[("audit-sieve.yaml", "cluster:\n  name: prod\n")]);
+    for points_to in [target.join("audit-sieve.yaml"), target.join("missing.yaml")] {
+        let dir = dir_with(&[]);
+        let link = dir.join("audit-sieve.yaml");
+        std::os::unix::fs::symlink(&points_to, &link).unwrap();
+        assert_fails_open(&dir, &format!("{}: cannot read", link.display()));
+        assert_fails_open(&dir, "a symbolic link");
+    }
+    // A link to a file beside it is read.
+    let dir = dir_with(&[("prod.yaml", "cluster:\n  name: prod\n")]);
+    std::os::unix::fs::symlink("prod.yaml", dir.join("audit-sieve.yaml")).unwrap();
+    let mut options = audit_sieve_host::Options::new(audit_sieve_host::default_wasm_path());
+    options.accessible_paths = vec![dir.to_path_buf()];
+    let mut h = audit_sieve_host::FluentBitHost::new(&options).expect("module loads");
+    let record = DROPPED_BY_DEFAULT.replace("system:kube-proxy", "alice@example.com");
+    assert_eq!(kept(json(&mut h, &record))["cluster"], "prod");
+}
