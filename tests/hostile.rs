@@ -275,10 +275,9 @@ fn numbers_beyond_i64_and_f64() {
     canary.check(&mut h, "numbers beyond i64");
     // A number no double holds: Fluent Bit's parser refuses the text, so the module does
     // not read it as JSON (Fluent Bit never renders one; a reply holding it would be lost).
-    for record in [
-        kept_event(r#","requestObject":{"huge":1e999}"#),
-        kept_event("").replace(r#""code":200"#, r#""code":-1e999"#),
-    ] {
+    for record in
+        [kept_event(r#","requestObject":{"huge":1e999}"#), kept_event("").replace(r#""code":200"#, r#""code":-1e999"#)]
+    {
         assert_passes(&mut h, record.as_bytes(), "not_json");
         canary.check(&mut h, "a number beyond f64");
     }
