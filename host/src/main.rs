@@ -43,8 +43,9 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args> {
-    let mut argv = std::env::args().skip(1);
-    let command = argv.next().unwrap_or_default();
+    // Paths are taken as the OS gives them (not necessarily UTF-8); options are compared as text.
+    let mut argv = std::env::args_os().skip(1);
+    let command = argv.next().unwrap_or_default().to_string_lossy().into_owned();
     if !matches!(command.as_str(), "run" | "check") {
         bail!("{USAGE}");
     }
@@ -57,15 +58,16 @@ fn parse_args() -> Result<Args> {
         files: Vec::new(),
         strict: false,
     };
-    while let Some(arg) = argv.next() {
+    while let Some(os_arg) = argv.next() {
+        let arg = os_arg.to_string_lossy();
         let mut value = |name: &str| argv.next().with_context(|| format!("{name} needs a value\n{USAGE}"));
-        match arg.as_str() {
+        match arg.as_ref() {
             "--config" => args.config = Some(PathBuf::from(value("--config")?)),
             "--accessible-path" => args.accessible.push(PathBuf::from(value("--accessible-path")?)),
             "--wasm" => args.wasm = PathBuf::from(value("--wasm")?),
             "--strict" => args.strict = true,
             "--format" => {
-                args.format = match value("--format")?.as_str() {
+                args.format = match value("--format")?.to_string_lossy().as_ref() {
                     "json" => Format::Json,
                     "msgpack" => Format::Msgpack,
                     other => bail!("--format: `{other}` is neither json nor msgpack"),
@@ -76,8 +78,17 @@ fn parse_args() -> Result<Args> {
                 std::process::exit(0);
             }
             _ if arg.starts_with("--") => bail!("unknown option {arg}\n{USAGE}"),
-            _ => args.files.push(PathBuf::from(arg)),
+            _ => args.files.push(PathBuf::from(os_arg)),
         }
+    }
+    // An option that the command would ignore is a mistake: `check FILE` checking the
+    // defaults, not FILE, would pass any configuration in a CI job.
+    match args.command.as_str() {
+        "check" if !args.files.is_empty() => {
+            bail!("check reads no records: name the configuration with --config FILE\n{USAGE}")
+        }
+        "run" if args.strict => bail!("--strict is an option of check\n{USAGE}"),
+        _ => {}
     }
     Ok(args)
 }
@@ -94,7 +105,8 @@ fn accessible_paths(args: &Args) -> Result<Vec<PathBuf>> {
             );
         }
         if !config.is_file() {
-            bail!("{}: no such file", config.display());
+            let what = if config.exists() { "not a file" } else { "no such file" };
+            bail!("{}: {what}", config.display());
         }
         let dir = config.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         dirs.push(std::path::absolute(dir)?);
@@ -119,6 +131,13 @@ fn record_of_line(line: &str) -> serde_json::Value {
         Some(v @ serde_json::Value::Object(_)) => v,
         _ => serde_json::json!({ "log": line }),
     }
+}
+
+/// A msgpack reply as JSON, for the output: as deeply nested as the record may be.
+fn msgpack_as_json(reply: &[u8]) -> Result<serde_json::Value> {
+    let mut de = rmp_serde::Deserializer::new(reply);
+    de.set_max_depth(usize::MAX);
+    Ok(serde::Deserialize::deserialize(serde_stacker::Deserializer::new(&mut de))?)
 }
 
 #[derive(Default)]
@@ -173,10 +192,7 @@ fn run(args: &Args) -> Result<()> {
                 summary.bytes_out += result.len() as u64;
                 match args.format {
                     Format::Json => out.write_all(&result)?,
-                    Format::Msgpack => {
-                        let value: serde_json::Value = rmp_serde::from_slice(&result)?;
-                        serde_json::to_writer(&mut out, &value)?;
-                    }
+                    Format::Msgpack => serde_json::to_writer(&mut out, &msgpack_as_json(&result)?)?,
                 }
                 out.write_all(b"\n")?;
             }
@@ -192,16 +208,30 @@ fn run(args: &Args) -> Result<()> {
         eprintln!("audit-sieve: no input named: running the bundled sample (examples/sample.ndjson)");
         SAMPLE.lines().try_for_each(|line| each_line(line.as_bytes()))?;
     } else {
+        // Every file is opened before the first record is filtered: a wrong name ends the
+        // run before any output, not after part of it.
+        let mut inputs: Vec<(&Path, Box<dyn BufRead>)> = Vec::new();
         for file in &args.files {
-            // Lines as bytes: one that is not UTF-8 must not end the run.
             let input: Box<dyn BufRead> = match file.as_os_str() == "-" {
                 true => Box::new(std::io::stdin().lock()),
-                false => Box::new(std::io::BufReader::new(
-                    std::fs::File::open(file).with_context(|| format!("{}", file.display()))?,
-                )),
+                false => {
+                    let f = std::fs::File::open(file).with_context(|| format!("{}", file.display()))?;
+                    if f.metadata()?.is_dir() {
+                        bail!("{}: is a directory", file.display());
+                    }
+                    Box::new(std::io::BufReader::new(f))
+                }
             };
-            for line in input.split(b'\n') {
-                each_line(&line.with_context(|| format!("{}", file.display()))?)?;
+            inputs.push((file, input));
+        }
+        for (file, input) in inputs {
+            // Lines as bytes: one that is not UTF-8 must not end the run. A UTF-8 byte order
+            // mark opening the file is not part of its first record (Fluent Bit's tail
+            // skips it).
+            for (n, line) in input.split(b'\n').enumerate() {
+                let line = line.with_context(|| format!("{}", file.display()))?;
+                let line = if n == 0 { line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&line) } else { &line };
+                each_line(line)?;
             }
         }
     }
@@ -293,7 +323,15 @@ enum Verdict {
 
 fn check(args: &Args) -> Result<Verdict> {
     let mut options = Options::new(&args.wasm);
-    options.accessible_paths = accessible_paths(args)?;
+    // A configuration named but not there is the configuration's error, not a usage one.
+    options.accessible_paths = match accessible_paths(args) {
+        Ok(dirs) => dirs,
+        Err(e) => {
+            eprintln!("audit-sieve check: {e:#}");
+            eprintln!("audit-sieve check: configuration INVALID");
+            return Ok(Verdict::Error);
+        }
+    };
     options.capture_stderr = true;
     let mut host = FluentBitHost::new(&options)?;
     // The module's start-up report, as Fluent Bit would log it: the configuration used,

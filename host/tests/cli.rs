@@ -95,6 +95,61 @@ fn policy_file_errors_name_the_policy_file() {
     assert!(log.contains(&format!("{}:4:", policy.display())), "{log}");
 }
 
+/// `audit-sieve ARGS...` with the built module: exit code, stdout, stderr.
+fn cli(args: &[&std::ffi::OsStr]) -> (i32, Vec<u8>, String) {
+    let Output { status, stdout, stderr } = Command::new(env!("CARGO_BIN_EXE_audit-sieve"))
+        .args(args)
+        .env("AUDIT_SIEVE_WASM", wasm())
+        .output()
+        .expect("run audit-sieve");
+    (status.code().expect("exit code"), stdout, String::from_utf8_lossy(&stderr).into_owned())
+}
+
+#[test]
+fn check_refuses_what_it_would_ignore_and_fails_on_a_missing_configuration() {
+    let file = config("ignored", "cluster:\n  nmae: prod\n");
+    // `check FILE` without --config would check the defaults: a usage error, not "valid".
+    let (code, _, log) = cli(&["check".as_ref(), file.as_os_str()]);
+    assert_eq!(code, 2, "{log}");
+    assert!(log.contains("name the configuration with --config"), "{log}");
+    let (code, _, log) = cli(&["run".as_ref(), "--strict".as_ref()]);
+    assert_eq!(code, 2, "{log}");
+    // A named configuration that is not there is an invalid configuration.
+    let missing = file.with_file_name("missing").join("audit-sieve.yaml");
+    let (code, _, log) = cli(&["check".as_ref(), "--config".as_ref(), missing.as_os_str()]);
+    assert_eq!(code, 1, "{log}");
+    assert!(log.contains("no such file") && log.contains("INVALID"), "{log}");
+}
+
+#[test]
+fn run_opens_every_input_first_skips_a_byte_order_mark_and_nests_msgpack_deeply() {
+    let dir = config("inputs", "cluster:\n  name: prod\n");
+    let (records, records_bom, deep) =
+        (dir.with_file_name("a.ndjson"), dir.with_file_name("bom.ndjson"), dir.with_file_name("deep.ndjson"));
+    let dropped = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a","stage":"ResponseComplete","requestURI":"/api/v1/endpoints?watch=true","verb":"watch","user":{"username":"system:kube-proxy","groups":["system:authenticated"]},"objectRef":{"resource":"endpoints","apiVersion":"v1"}}"#;
+    std::fs::write(&records, format!("{dropped}\n")).unwrap();
+    std::fs::write(&records_bom, format!("\u{feff}{dropped}\n")).unwrap();
+    let nested = format!(r#"{{"a":{}1{}}}"#, "[".repeat(1100), "]".repeat(1100));
+    std::fs::write(&deep, format!("{nested}\n{{\"log\":\"after\"}}\n")).unwrap();
+    let missing = dir.with_file_name("missing.ndjson");
+    // A missing file among others: the run ends before any output.
+    let (code, out, log) = cli(&["run".as_ref(), records.as_os_str(), missing.as_os_str(), records.as_os_str()]);
+    assert_eq!(code, 2, "{log}");
+    assert!(out.is_empty() && log.contains("missing.ndjson"), "{log}");
+    // A byte order mark opening a file: its first record is read as if it were not there.
+    let (code, out, log) = cli(&["run".as_ref(), records_bom.as_os_str()]);
+    assert_eq!(code, 0, "{log}");
+    assert!(out.is_empty() && log.contains("dropped by a rule      1"), "{log}");
+    // msgpack mode: a record nested deeper than msgpack readers' default limit is written
+    // as JSON, and the run goes on.
+    let (code, out, log) = cli(&["run".as_ref(), "--format".as_ref(), "msgpack".as_ref(), deep.as_os_str()]);
+    assert_eq!(code, 0, "{log}");
+    let lines: Vec<&[u8]> = out.split(|&c| c == b'\n').filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert_eq!(lines[0], nested.as_bytes());
+    assert_eq!(lines[1], br#"{"log":"after"}"#);
+}
+
 #[test]
 fn run_writes_a_line_that_is_not_utf8_as_read_and_filters_the_rest() {
     let dropped = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a","stage":"ResponseComplete","requestURI":"/api/v1/endpoints?watch=true","verb":"watch","user":{"username":"system:kube-proxy","groups":["system:authenticated"]},"objectRef":{"resource":"endpoints","apiVersion":"v1"}}"#;
