@@ -311,14 +311,53 @@ impl Exports {
 }
 
 /// `flb_pack_json` + `root_type == JSMN_OBJECT`: the text must be one JSON object.
+/// Fluent Bit reads it with yyjson and `YYJSON_READ_ALLOW_INVALID_UNICODE |
+/// YYJSON_READ_REPLACE_INVALID_UNICODE`: invalid UTF-8 and escaped lone surrogates become
+/// U+FFFD where serde_json refuses them, so they are replaced first. Both refuse a number
+/// no double holds (`1e999`) and malformed text.
 fn is_json_object(bytes: &[u8]) -> bool {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let text = String::from_utf8_lossy(bytes);
+    let text = replace_lone_surrogates(&text);
+    let mut de = serde_json::Deserializer::from_str(&text);
     de.disable_recursion_limit();
     let de = serde_stacker::Deserializer::new(&mut de);
     match <serde_json::Value as serde::Deserialize>::deserialize(de) {
         Ok(v) => v.is_object(),
         Err(_) => false,
     }
+}
+
+/// `text` with each `\\u` escape of a lone UTF-16 surrogate written `\\ufffd`.
+fn replace_lone_surrogates(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains("\\u") {
+        return text.into();
+    }
+    let unit = |at: usize| {
+        let hex = text.get(at..at + 6)?.strip_prefix("\\u")?;
+        u16::from_str_radix(hex, 16).ok().filter(|_| hex.bytes().all(|c| c.is_ascii_hexdigit()))
+    };
+    let (b, mut out, mut i) = (text.as_bytes(), String::with_capacity(text.len()), 0);
+    let mut copied = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        let len = match unit(i) {
+            Some(0xd800..=0xdbff) if unit(i + 6).is_some_and(|lo| (0xdc00..=0xdfff).contains(&lo)) => 12,
+            Some(0xd800..=0xdfff) => {
+                out.push_str(&text[copied..i]);
+                out.push_str("\\ufffd");
+                copied = i + 6;
+                6
+            }
+            // Another escape: its second character is never the start of one.
+            _ => 2,
+        };
+        i += len;
+    }
+    out.push_str(&text[copied..]);
+    out.into()
 }
 
 /// Exactly one msgpack value, nothing after it (Fluent Bit appends the bytes unchecked as
@@ -418,5 +457,29 @@ mod tests {
         assert!(!is_json_object(br#"{"a":"#));
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(20_000), "]".repeat(20_000));
         assert!(is_json_object(deep.as_bytes()));
+        // As Fluent Bit's yyjson reads them: invalid UTF-8 and lone surrogates are replaced,
+        // a number no double holds and a trailing comma are refused.
+        assert!(is_json_object(b"{\"a\":\"\xff\"}"));
+        assert!(is_json_object(br#"{"a":"\ud800 \udc00 \ud800\u0041"}"#));
+        assert!(!is_json_object(br#"{"a":1e999}"#));
+        assert!(!is_json_object(br#"{"a":1,}"#));
+        assert!(!is_json_object(b"{\"a\":1\xff}"));
+    }
+
+    #[test]
+    fn replaces_lone_surrogate_escapes_only() {
+        let cases = [
+            (r#""\ud800""#, r#""\ufffd""#),
+            (r#""\udfff x""#, r#""\ufffd x""#),
+            (r#""\ud800\u0041""#, r#""\ufffd\u0041""#),
+            (r#""\ud83d\ude00""#, r#""\ud83d\ude00""#),
+            (r#""\\ud800""#, r#""\\ud800""#),
+            (r#""\\\ud800""#, r#""\\\ufffd""#),
+            (r#""\ud8""#, r#""\ud8""#),
+            (r#""\""#, r#""\""#),
+        ];
+        for (text, want) in cases {
+            assert_eq!(replace_lone_surrogates(text), want, "{text}");
+        }
     }
 }
