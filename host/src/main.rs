@@ -122,19 +122,101 @@ fn accessible_paths(args: &Args) -> Result<Vec<PathBuf>> {
 
 /// A line as Fluent Bit's tail input with the JSON parser gives it: the object itself,
 /// or `{"log": line}` when the line is not a JSON object.
-fn record_of_line(line: &str) -> serde_json::Value {
+fn record_of_line(line: &str) -> Json {
     let mut de = serde_json::Deserializer::from_str(line);
     de.disable_recursion_limit();
     let parsed =
         serde::Deserialize::deserialize(serde_stacker::Deserializer::new(&mut de)).ok().filter(|_| de.end().is_ok());
     match parsed {
-        Some(v @ serde_json::Value::Object(_)) => v,
-        _ => serde_json::json!({ "log": line }),
+        Some(object @ Json::Object(_)) => object,
+        _ => Json::Object(vec![("log".to_owned(), Json::String(line.to_owned()))]),
+    }
+}
+
+/// A JSON value as Fluent Bit's parser keeps it in msgpack: an object's members in order,
+/// a key written twice kept twice (`serde_json::Value` keeps the last only, and the module,
+/// which decides on the first, would then be shown another record than Fluent Bit's).
+enum Json {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl<'de> serde::Deserialize<'de> for Json {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> std::result::Result<Json, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Json;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Json, E> {
+                Ok(Json::Null)
+            }
+            fn visit_bool<E>(self, v: bool) -> std::result::Result<Json, E> {
+                Ok(Json::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> std::result::Result<Json, E> {
+                Ok(Json::Number(v.into()))
+            }
+            fn visit_u64<E>(self, v: u64) -> std::result::Result<Json, E> {
+                Ok(Json::Number(v.into()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Json, E> {
+                serde_json::Number::from_f64(v).map(Json::Number).ok_or_else(|| E::custom("not a finite number"))
+            }
+            fn visit_str<E>(self, v: &str) -> std::result::Result<Json, E> {
+                Ok(Json::String(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> std::result::Result<Json, E> {
+                Ok(Json::String(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Json, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Json::Array(items))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Json, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Json::Object(members))
+            }
+        }
+        de.deserialize_any(Visitor)
+    }
+}
+
+impl serde::Serialize for Json {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Json::Null => s.serialize_unit(),
+            Json::Bool(v) => s.serialize_bool(*v),
+            Json::Number(v) => v.serialize(s),
+            Json::String(v) => s.serialize_str(v),
+            Json::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                items.iter().try_for_each(|item| seq.serialize_element(item))?;
+                seq.end()
+            }
+            Json::Object(members) => {
+                let mut map = s.serialize_map(Some(members.len()))?;
+                members.iter().try_for_each(|(key, value)| map.serialize_entry(key, value))?;
+                map.end()
+            }
+        }
     }
 }
 
 /// A msgpack reply as JSON, for the output: as deeply nested as the record may be.
-fn msgpack_as_json(reply: &[u8]) -> Result<serde_json::Value> {
+fn msgpack_as_json(reply: &[u8]) -> Result<Json> {
     let mut de = rmp_serde::Deserializer::new(reply);
     de.set_max_depth(usize::MAX);
     Ok(serde::Deserialize::deserialize(serde_stacker::Deserializer::new(&mut de))?)

@@ -183,3 +183,24 @@ fn run_writes_a_line_that_is_not_utf8_as_read_and_filters_the_rest() {
     assert!(log.contains("record 2 is not UTF-8: written unchanged, not filtered"), "{log}");
     assert!(log.contains("dropped by a rule      2"), "{log}");
 }
+
+#[test]
+fn run_hands_over_duplicate_members_as_fluent_bit_keeps_them() {
+    // kube-proxy's watch, and a second `verb`: the module decides on the first, as Fluent
+    // Bit's parser keeps both (a map that kept the last would turn the decision around).
+    let event = |first: &str, second: &str| {
+        format!(
+            r#"{{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a","stage":"ResponseComplete","requestURI":"/api/v1/endpoints?watch=true","verb":"{first}","user":{{"username":"system:kube-proxy","groups":["system:authenticated"]}},"objectRef":{{"resource":"endpoints","apiVersion":"v1"}},"verb":"{second}"}}"#
+        )
+    };
+    let dir = config("duplicates", "cluster:\n  name: prod\n");
+    let records = dir.with_file_name("records.ndjson");
+    std::fs::write(&records, format!("{}\n{}\n", event("watch", "delete"), event("delete", "watch"))).unwrap();
+    for format in ["json", "msgpack"] {
+        let (code, out, log) = cli(&["run".as_ref(), "--format".as_ref(), format.as_ref(), records.as_os_str()]);
+        assert_eq!(code, 0, "{log}");
+        assert!(log.contains("dropped by a rule      1"), "{format}: {log}");
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains(r#""verb":"delete""#) && out.contains(r#""verb":"watch""#), "{format}: {out}");
+    }
+}
