@@ -21,6 +21,9 @@ use yaml_rust2::scanner::{Marker, ScanError, TScalarStyle};
 /// `serde_yaml_ng::Value`'s `Drop` is recursive; this limit is what makes dropping safe.
 pub const MAX_DEPTH: usize = 64;
 
+/// The key whose value's members are merged into its mapping.
+const MERGE_KEY: &str = "<<";
+
 /// Most nodes a document may have once its aliases are expanded.
 pub const MAX_NODES: usize = 1_000_000;
 
@@ -208,16 +211,59 @@ impl Loader {
         };
         let (value, kids) = match frame.coll {
             Coll::Seq(items, kids) => (Value::Sequence(items), Kids::Seq(kids)),
-            Coll::Map(map, entries, pending) => {
+            Coll::Map(mut map, mut entries, pending) => {
                 if let Some(key) = pending {
                     return Err(YamlError::at(key.line, "mapping key without a value"));
                 }
+                self.merge(&mut map, &mut entries)?;
                 (Value::Mapping(map), Kids::Map(entries))
             }
         };
         self.lines.nodes[frame.node].kids = kids;
         let done = Done { value, node: frame.node, line: frame.line, height: frame.height + 1, size: frame.size };
         self.finish(done, frame.anchor)
+    }
+
+    /// YAML's merge key, which the apiserver's reader (go-yaml) applies: `<<: *defaults`, or
+    /// a list of such mappings, adds the members of each that `map` lacks, the earlier
+    /// mapping's first. The added members keep the lines they were written on.
+    fn merge(&self, map: &mut Mapping, entries: &mut Vec<Entry>) -> Result<(), YamlError> {
+        let Some(at) = entries.iter().position(|e| e.name.as_deref() == Some(MERGE_KEY)) else { return Ok(()) };
+        let entry = entries.remove(at);
+        let not_mappings = || YamlError::at(entry.key_line, "a merge key (`<<`) takes a mapping or a list of mappings");
+        let lines_of = |node: usize| match &self.lines.nodes[node].kids {
+            Kids::Map(entries) => entries.clone(),
+            _ => Vec::new(),
+        };
+        let sources = match map.remove(MERGE_KEY) {
+            Some(Value::Mapping(source)) => vec![(source, lines_of(entry.value))],
+            Some(Value::Sequence(items)) => {
+                let nodes = match &self.lines.nodes[entry.value].kids {
+                    Kids::Seq(nodes) => nodes.clone(),
+                    _ => Vec::new(),
+                };
+                let mut sources = Vec::with_capacity(items.len());
+                for (i, item) in items.into_iter().enumerate() {
+                    let Value::Mapping(source) = item else { return Err(not_mappings()) };
+                    sources.push((source, nodes.get(i).map(|&n| lines_of(n)).unwrap_or_default()));
+                }
+                sources
+            }
+            _ => return Err(not_mappings()),
+        };
+        for (source, source_lines) in sources {
+            for (key, value) in source {
+                if map.contains_key(&key) {
+                    continue;
+                }
+                let name = key_name(&key);
+                if let Some(line) = source_lines.iter().find(|e| e.name.is_some() && e.name == name) {
+                    entries.push(line.clone());
+                }
+                map.insert(key, value);
+            }
+        }
+        Ok(())
     }
 
     fn scalar(&mut self, value: Value, anchor: usize, line: usize) -> Result<(), YamlError> {
@@ -574,7 +620,10 @@ mod tests {
     use serde::Deserialize;
 
     fn reference(text: &str) -> Value {
-        serde_yaml_ng::from_str::<Value>(text).unwrap_or_else(|e| panic!("reference failed on {text:?}: {e}"))
+        let mut value =
+            serde_yaml_ng::from_str::<Value>(text).unwrap_or_else(|e| panic!("reference failed on {text:?}: {e}"));
+        value.apply_merge().unwrap_or_else(|e| panic!("reference merge failed on {text:?}: {e}"));
+        value
     }
 
     fn assert_same(text: &str) {
@@ -616,6 +665,8 @@ mod tests {
         "- - - deep\n    - er\n  - x\n",
         "spaces in key: v\n\"quoted key\": 1\n'single': 2\n",
         "base: &b {x: 1}\nderived:\n  <<: *b\n  y: 2\n",
+        "a: &a {x: 1, y: 1}\nb: &b {y: 2, z: 2}\nc:\n  <<: [*a, *b]\n  x: 3\n",
+        "rules:\n- level: None\n  <<: &sys {users: [a], verbs: [watch]}\n- <<: *sys\n  level: Metadata\n",
         "a: 1\r\nb:\r\n  - 2\r\n",
         "\u{feff}a: 1\n",
         "- {name: a, v: [1, 2]}\n- [x, {y: z}]\n",

@@ -238,6 +238,26 @@ fn first_match_wins_and_no_match_is_none() {
     assert_eq!(p.rule_level(1), Level::RequestResponse);
 }
 
+/// YAML merge keys, which the apiserver's reader applies: a rule that merges another's
+/// members has them, its own first.
+#[test]
+fn merge_keys_are_applied() {
+    let text = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n\
+                - level: None\n  <<: &sys {users: [tim], verbs: [watch]}\n\
+                - <<: [*sys, {level: Request}]\n  verbs: [get]\n\
+                - level: Metadata\n";
+    let (p, warnings) = Policy::from_yaml(text, "t", NO_EXT).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let mut tim = request("namespaced");
+    tim.verb = "get";
+    assert_eq!(p.evaluate(&tim.attrs()).rule, Some(1));
+    tim.verb = "watch";
+    assert_eq!(p.evaluate(&tim.attrs()).rule, Some(0));
+    let mut other = request("namespaced");
+    other.user = "alice";
+    assert_eq!(p.evaluate(&other.attrs()).rule, Some(2), "a merged rule is not every request");
+}
+
 #[test]
 fn omit_stages_are_unioned() {
     let text = "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n\
@@ -435,6 +455,21 @@ fn errors_have_lines() {
             Some(5),
             "cannot read the policy: rules[0].users: invalid type",
         ),
+        // A member a merge key brought in is named on the line it was written on.
+        (
+            format!(
+                "{head}- level: None\n  users: &sys [a]\n  nonResourceURLs: &urls [healthz]\n- level: None\n  <<: {{nonResourceURLs: *urls}}\n"
+            ),
+            Some(6),
+            "rule 1: nonResourceURLs entry `healthz` must begin",
+        ),
+        (
+            format!("{head}- &base\n  level: None\n  verbs: [get]\n- <<: *base\n  level: Metdata\n"),
+            Some(8),
+            "rule 2: level `Metdata` is not",
+        ),
+        (format!("{head}- &base\n  level: Nne\n- <<: *base\n  verbs: [get]\n"), Some(5), "rule 1: level `Nne` is not"),
+        (format!("{head}- level: None\n  <<: [a]\n"), Some(5), "cannot read the policy: a merge key (`<<`)"),
         ("apiVersion: audit.k8s.io/v1\nkind: Policy\n".to_owned(), Some(1), "the policy has no rules"),
         ("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules: []\n".to_owned(), Some(3), "the policy has no rules"),
         (
