@@ -412,7 +412,7 @@ impl KubeAudit {
         }
         // The decision reads strings as bytes, borrowed from the record (see `bytes_value`).
         let field = |m: Option<Member>| bytes_value(b, m).unwrap_or_default();
-        let username = field(e.username);
+        let username = bytes_value(b, e.username);
         // Groups are borrowed into a fixed array; only escaped or very many groups allocate.
         let mut inline: [&[u8]; 16] = [b""; 16];
         let mut count = 0;
@@ -460,7 +460,7 @@ impl KubeAudit {
             })
         };
         let attrs = Attributes {
-            username: &username,
+            username: username.as_deref(),
             groups: group_refs,
             verb: &verb,
             resource: object_ref.map(|_| ResourceAttributes {

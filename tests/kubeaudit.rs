@@ -56,7 +56,7 @@ fn expected_level(policy: &Policy, event: &Value, omit_codes: &[u64]) -> Level {
     let user = &event["user"];
     let groups: Vec<String> = user["groups"].as_array().map(|g| g.iter().map(s).collect()).unwrap_or_default();
     let group_refs: Vec<&[u8]> = groups.iter().map(|g| g.as_bytes()).collect();
-    let username = s(&user["username"]);
+    let username = user["username"].as_str();
     let verb = s(&event["verb"]);
     let uri = s(&event["requestURI"]);
     let o = &event["objectRef"];
@@ -67,7 +67,7 @@ fn expected_level(policy: &Policy, event: &Value, omit_codes: &[u64]) -> Level {
         None => (s(&o["namespace"]), s(&o["name"])),
     };
     let attrs = Attributes {
-        username: username.as_bytes(),
+        username: username.map(str::as_bytes),
         groups: &group_refs,
         verb: verb.as_bytes(),
         resource: o.is_object().then_some(ResourceAttributes {

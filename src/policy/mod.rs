@@ -127,7 +127,10 @@ impl FromIterator<Stage> for StageSet {
 /// lie in the record, with no UTF-8 check of each; others are decoded first. The policy's
 /// own strings are UTF-8, so equal bytes are the same text.
 pub struct Attributes<'a> {
-    pub username: &'a [u8],
+    /// `None` when the request had no user: an event whose `user` has no `username` (a
+    /// failed authentication is recorded with `"user":{}`). As in the apiserver's checker,
+    /// no rule that names users or userGroups matches it.
+    pub username: Option<&'a [u8]>,
     pub groups: &'a [&'a [u8]],
     pub verb: &'a [u8],
     /// `Some` for resource requests, `None` for non-resource requests (then `path` is used).
@@ -329,10 +332,10 @@ fn same(a: &str, b: &[u8]) -> bool {
 
 impl Rule {
     fn matches(&self, a: &Attributes) -> bool {
-        if !self.users.is_empty() && !self.users.matches(a.username) {
+        if !self.users.is_empty() && !a.username.is_some_and(|name| self.users.matches(name)) {
             return false;
         }
-        if !self.groups.is_empty() && !a.groups.iter().any(|g| self.groups.matches(g)) {
+        if !self.groups.is_empty() && (a.username.is_none() || !a.groups.iter().any(|g| self.groups.matches(g))) {
             return false;
         }
         if !self.verbs.is_empty() && !self.verbs.matches(a.verb) {

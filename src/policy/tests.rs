@@ -24,7 +24,7 @@ impl Req {
     /// With the namespace and name from `scope` (for a resource request).
     fn attrs_with<'a>(&'a self, scope: Scope<'a>) -> Attributes<'a> {
         Attributes {
-            username: self.user.as_bytes(),
+            username: Some(self.user.as_bytes()),
             groups: &self.groups,
             verb: self.verb.as_bytes(),
             resource: self.res.map(|(api_group, resource, subresource, ..)| ResourceAttributes {
@@ -236,6 +236,20 @@ fn first_match_wins_and_no_match_is_none() {
     );
     assert_eq!(p.rules_len(), 3);
     assert_eq!(p.rule_level(1), Level::RequestResponse);
+}
+
+/// A request without a user (a failed authentication, recorded with `"user":{}`): no rule
+/// naming users or userGroups matches it, not even `users: [""]`, as in the checker.
+#[test]
+fn a_request_without_a_user_matches_no_user_rule() {
+    let p =
+        policy_of(&["{level: None, users: ['']}", "{level: Request, userGroups: ['']}", "{level: Metadata}"], NO_EXT);
+    let mut req = request("nonResource");
+    (req.user, req.groups) = ("", vec![&b""[..]]);
+    let mut attrs = req.attrs();
+    assert_eq!(p.evaluate(&attrs).rule, Some(0), "a user named \"\"");
+    attrs.username = None;
+    assert_eq!(p.evaluate(&attrs).rule, Some(2));
 }
 
 /// YAML merge keys, which the apiserver's reader applies: a rule that merges another's
