@@ -207,7 +207,11 @@ fn check_header(raw: &RawPolicy, ld: &mut Loader, ext: Extensions) -> Result<(),
                 return Err(ld.error(&[key("kind")], format!("unsupported kind `{k}`: {NEEDED}")));
             }
             if v != API_VERSIONS[0] {
-                ld.warn(&[key("apiVersion")], None, format!("`{v}` is deprecated, use `{}`", API_VERSIONS[0]));
+                let message = format!(
+                    "`{v}` is read as `{0}`, but apiservers refuse it since Kubernetes 1.24: use `{0}`",
+                    API_VERSIONS[0]
+                );
+                ld.warn(&[key("apiVersion")], None, message);
             }
         }
     }

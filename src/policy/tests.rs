@@ -402,7 +402,7 @@ fn other_warnings() {
     assert_eq!(
         w,
         [
-            "o.yaml:1: `audit.k8s.io/v1beta1` is deprecated, use `audit.k8s.io/v1`",
+            "o.yaml:1: `audit.k8s.io/v1beta1` is read as `audit.k8s.io/v1`, but apiservers refuse it since Kubernetes 1.24: use `audit.k8s.io/v1`",
             "o.yaml:5: rule 1 (level None): users entry `system:node:*` contains `*`, which the apiserver matches \
              literally (wildcards are not enabled)",
             "o.yaml:8: rule 1 (level None): resources entry 1: unknown key `resourcez` is ignored, as the apiserver \
