@@ -32,6 +32,16 @@ pub const MAX_NODES: usize = 1_000_000;
 pub struct Document {
     pub value: Value,
     lines: Lines,
+    /// What [`parse_as_apiserver`] read leniently: the line and what was done.
+    pub lenient: Vec<(usize, String)>,
+}
+
+/// How a text is read: strictly (the module's own files), or as the apiserver reads an
+/// audit policy file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    Strict,
+    AsApiserver,
 }
 
 /// One step of a path into a document.
@@ -180,6 +190,8 @@ struct Loader {
     lines: Lines,
     anchors: HashMap<usize, Anchored>,
     total: usize,
+    reading: Reading,
+    lenient: Vec<(usize, String)>,
 }
 
 impl Loader {
@@ -312,7 +324,13 @@ impl Loader {
                             Some(name) => format!("duplicate key `{name}`"),
                             None => "duplicate mapping key".to_string(),
                         };
-                        return Err(YamlError::at(key.line, message));
+                        if self.reading == Reading::Strict {
+                            return Err(YamlError::at(key.line, message));
+                        }
+                        // The apiserver's strict decoding fails on it and its lenient one,
+                        // which it then falls back to, keeps the last.
+                        self.lenient.push((key.line, format!("{message}: the last one counts, as in the apiserver")));
+                        entries.retain(|e| e.name.is_none() || e.name != key.name);
                     }
                     map.insert(key.key, done.value);
                     entries.push(Entry { name: key.name, key_line: key.line, value: done.node });
@@ -325,10 +343,28 @@ impl Loader {
 
 /// Parses a single YAML document (an empty document, or only comments, is `Value::Null`).
 pub fn parse(text: &str) -> Result<Document, YamlError> {
+    parse_reading(text, Reading::Strict)
+}
+
+/// Parses an audit policy file as the apiserver reads one: its first document only, and a
+/// key given twice in a mapping is the last one given. What was read so is listed in
+/// [`Document::lenient`].
+pub fn parse_as_apiserver(text: &str) -> Result<Document, YamlError> {
+    parse_reading(text, Reading::AsApiserver)
+}
+
+fn parse_reading(text: &str, reading: Reading) -> Result<Document, YamlError> {
     // A leading byte order mark is not content.
     let mut parser = Parser::new_from_str(text.strip_prefix('\u{feff}').unwrap_or(text));
-    let mut loader =
-        Loader { stack: Vec::new(), root: None, lines: Lines::default(), anchors: HashMap::new(), total: 0 };
+    let mut loader = Loader {
+        stack: Vec::new(),
+        root: None,
+        lines: Lines::default(),
+        anchors: HashMap::new(),
+        total: 0,
+        reading,
+        lenient: Vec::new(),
+    };
     let mut documents = 0usize;
     // The scanner reports an error at the end of a text without a final line break on
     // the line after it; no error is reported past the text's last line.
@@ -341,6 +377,15 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
             Event::StreamEnd => break,
             Event::DocumentStart => {
                 documents += 1;
+                if documents > 1 && reading == Reading::AsApiserver {
+                    // The apiserver's YAML reader stops at the first document's end.
+                    loader.lenient.push((
+                        line,
+                        "a second YAML document starts here: it is not read, as the apiserver does not read it"
+                            .to_owned(),
+                    ));
+                    break;
+                }
                 if documents > 1 {
                     return Err(YamlError::at(
                         line,
@@ -358,7 +403,7 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
             Event::SequenceEnd | Event::MappingEnd => loader.close()?,
         }
     }
-    let Loader { root, mut lines, .. } = loader;
+    let Loader { root, mut lines, lenient, .. } = loader;
     let value = match root {
         Some(done) => {
             lines.root = Some(done.node);
@@ -369,12 +414,12 @@ pub fn parse(text: &str) -> Result<Document, YamlError> {
             Value::Null
         }
     };
-    Ok(Document { value, lines })
+    Ok(Document { value, lines, lenient })
 }
 
 /// `serde_yaml_ng::from_value`, with an error that names the path and line of the problem.
 pub fn from_document<T: serde::de::DeserializeOwned>(doc: Document) -> Result<T, YamlError> {
-    let Document { value, lines } = doc;
+    let Document { value, lines, .. } = doc;
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| path_error(err, &[], |p| lines.line(p)))
 }
 

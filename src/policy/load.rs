@@ -111,9 +111,17 @@ impl Loader<'_> {
 }
 
 pub(super) fn load(text: &str, origin: &str, ext: Extensions) -> Result<(Policy, Vec<PolicyWarning>), PolicyError> {
-    let doc = yaml::parse(text)
+    let doc = yaml::parse_as_apiserver(text)
         .map_err(|e| PolicyError { line: e.line, message: format!("cannot read the policy: {}", e.message) })?;
-    load_node(&doc, &[], origin, ext)
+    let (policy, mut warnings) = load_node(&doc, &[], origin, ext)?;
+    let lenient = doc.lenient.iter().map(|(line, message)| PolicyWarning {
+        origin: origin.to_owned(),
+        line: Some(*line),
+        rule: None,
+        message: message.clone(),
+    });
+    warnings.splice(0..0, lenient);
+    Ok((policy, warnings))
 }
 
 /// Loads the policy at `prefix` of a parsed document.

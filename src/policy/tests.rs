@@ -252,6 +252,34 @@ fn a_request_without_a_user_matches_no_user_rule() {
     assert_eq!(p.evaluate(&attrs).rule, Some(2));
 }
 
+/// A policy file is read as the apiserver reads it: its first document only, and of a key
+/// given twice the last one, each said in a warning with its line. (The module's own
+/// configuration refuses both.)
+#[test]
+fn policy_files_are_read_as_the_apiserver_reads_them() {
+    let text = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n\
+                - level: None\n  verbs: [get]\n  verbs: [watch]\n\
+                - level: Metadata\n\
+                ---\n\
+                this: [is, not, read\n";
+    let (p, warnings) = Policy::from_yaml(text, "p.yaml", NO_EXT).unwrap();
+    let shown: Vec<String> = warnings.iter().map(|w| w.to_string()).collect();
+    assert_eq!(
+        shown,
+        [
+            "p.yaml:6: duplicate key `verbs`: the last one counts, as in the apiserver",
+            "p.yaml:8: a second YAML document starts here: it is not read, as the apiserver does not read it",
+        ],
+    );
+    let mut tim = request("namespaced");
+    assert_eq!(p.evaluate(&tim.attrs()).rule, Some(1));
+    tim.verb = "watch";
+    assert_eq!(p.evaluate(&tim.attrs()).rule, Some(0));
+    // The module's own files are read strictly.
+    assert!(crate::yaml::parse("a: 1\na: 2\n").is_err());
+    assert!(crate::yaml::parse("a: 1\n---\n").is_err());
+}
+
 /// YAML merge keys, which the apiserver's reader applies: a rule that merges another's
 /// members has them, its own first.
 #[test]
