@@ -274,3 +274,52 @@ fn logshipping_app_extra_filters() {
     assert!(wasm["match_regex"].contains("kubernetes") && wasm["match_regex"].contains("ssh"));
     assert_eq!(wasm["accessible_paths"], "/fluent-bit/audit-sieve");
 }
+
+/// A Fluent Bit size (`16MB`, `32k`, `4096`) in bytes.
+fn fluent_bit_size(text: &str) -> usize {
+    let text = text.trim().to_ascii_uppercase();
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = match &text[digits.len()..] {
+        "" | "B" => 1,
+        "K" | "KB" => 1 << 10,
+        "M" | "MB" => 1 << 20,
+        "G" | "GB" => 1 << 30,
+        other => panic!("unknown size unit {other:?} in {text:?}"),
+    };
+    digits.parse::<usize>().unwrap_or_else(|e| panic!("{text:?}: {e}")) * unit
+}
+
+/// The audit log's tail input reads every event the module reads (a line longer than its
+/// buffer, with Skip_Long_Lines off, stops the tail on the whole file), and skips a longer
+/// line rather than the rest of the file.
+#[test]
+fn audit_log_inputs_read_every_record_the_module_reads() {
+    let limit = audit_sieve::config::DEFAULT_MAX_RECORD_BYTES;
+    let check = |what: &str, buffer: Option<&str>, skip: Option<&str>| {
+        let buffer = buffer.unwrap_or_else(|| panic!("{what}: no Buffer_Max_Size (the default is 32k)"));
+        assert!(fluent_bit_size(buffer) >= limit, "{what}: Buffer_Max_Size {buffer} is below {limit} bytes");
+        assert!(skip.is_some_and(|s| s.eq_ignore_ascii_case("on")), "{what}: Skip_Long_Lines must be On");
+    };
+    let values = yaml("deploy/helm/values.yaml");
+    let mut classic = vec![("deploy/helm/values.yaml".to_owned(), str_at(&values, &["config", "inputs"]).to_owned())];
+    for conf in ["fluent-bit/fluent-bit.conf", "fluent-bit/loki.conf", "fluent-bit/stdout.conf"] {
+        classic.push((conf.to_owned(), std::fs::read_to_string(root().join(conf)).unwrap()));
+    }
+    for (what, text) in &classic {
+        let sections = classic_sections(text);
+        let audit: Vec<_> = sections_named(&sections, "INPUT", "tail")
+            .into_iter()
+            .filter(|i| i.get("tag").is_some_and(|t| t == "kube.audit"))
+            .collect();
+        assert_eq!(audit.len(), 1, "{what}: one kube.audit tail input");
+        let keys = audit[0];
+        check(what, keys.get("buffer_max_size").map(String::as_str), keys.get("skip_long_lines").map(String::as_str));
+    }
+    for file in ["fluent-bit/fluent-bit.yaml", "fluent-bit/loki.yaml", "fluent-bit/stdout.yaml"] {
+        let doc = yaml(file);
+        let inputs = doc["pipeline"]["inputs"].as_sequence().expect("pipeline.inputs");
+        let audit: Vec<&Value> = inputs.iter().filter(|i| i["tag"].as_str() == Some("kube.audit")).collect();
+        assert_eq!(audit.len(), 1, "{file}: one kube.audit tail input");
+        check(file, audit[0]["buffer_max_size"].as_str(), audit[0]["skip_long_lines"].as_str());
+    }
+}
