@@ -395,7 +395,10 @@ fn parse_reading(text: &str, reading: Reading) -> Result<Document, YamlError> {
             }
             Event::Alias(id) => loader.alias(id, line)?,
             Event::Scalar(text, style, anchor, tag) => {
-                let value = scalar_value(text, style, tag.as_ref(), line)?;
+                let value = match yaml11_bool(&text, style, tag.as_ref(), reading) {
+                    Some(b) => Value::Bool(b),
+                    None => scalar_value(text, style, tag.as_ref(), line)?,
+                };
                 loader.scalar(value, anchor, line)?;
             }
             Event::SequenceStart(anchor, _) => loader.open(false, anchor, line)?,
@@ -547,6 +550,20 @@ fn scalar_value(text: String, style: TScalarStyle, tag: Option<&Tag>, line: usiz
         Some(_) => Ok(Value::String(text)),
         None if style == TScalarStyle::Plain => resolve_plain(text, line),
         None => Ok(Value::String(text)),
+    }
+}
+
+/// The booleans of YAML 1.1, which the apiserver's reader (go-yaml v2) resolves and YAML
+/// 1.2 does not (`omitManagedFields: yes`; `users: [on]` is then no list of strings, for
+/// the apiserver as here): untagged plain scalars of a policy file only.
+fn yaml11_bool(text: &str, style: TScalarStyle, tag: Option<&Tag>, reading: Reading) -> Option<bool> {
+    if reading != Reading::AsApiserver || style != TScalarStyle::Plain || tag.is_some() {
+        return None;
+    }
+    match text {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some(true),
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Some(false),
+        _ => None,
     }
 }
 

@@ -603,6 +603,9 @@ fn strings(v: &serde_yaml_ng::Value, path: &[Seg]) -> Result<Option<Vec<String>>
             .enumerate()
             .map(|(i, item)| match item {
                 serde_yaml_ng::Value::String(s) => Ok(s.clone()),
+                // The apiserver reads YAML as JSON, where a null item of a list of strings
+                // is the empty string.
+                serde_yaml_ng::Value::Null => Ok(String::new()),
                 other => Err(invalid(&child(path, Seg::Index(i)), other, "a string")),
             })
             .collect::<Result<Vec<_>, _>>()
