@@ -670,9 +670,9 @@ fn user_from<'a>(r: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
 /// ` port N` (or the last token), whatever precedes it is the user part.
 fn user_addr_port<'a>(r: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
     let r = r.trim_end();
-    let (head, port) = match r.rsplit_once_short(" port ") {
-        Some((h, p)) if p.parse::<u16>().is_ok() => (h, p.parse::<u16>().ok()),
-        _ => (r, None),
+    let (head, port) = match r.rsplit_once_short(" port ").and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?))) {
+        Some((h, p)) => (h, Some(p)),
+        None => (r, None),
     };
     let (prefix, addr) = match head.rsplit_once(' ') {
         Some((p, a)) => (Some(p), a),
