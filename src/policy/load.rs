@@ -113,15 +113,7 @@ impl Loader<'_> {
 pub(super) fn load(text: &str, origin: &str, ext: Extensions) -> Result<(Policy, Vec<PolicyWarning>), PolicyError> {
     let doc = yaml::parse_as_apiserver(text)
         .map_err(|e| PolicyError { line: e.line, message: format!("cannot read the policy: {}", e.message) })?;
-    let (policy, mut warnings) = load_node(&doc, &[], origin, ext)?;
-    let lenient = doc.lenient.iter().map(|(line, message)| PolicyWarning {
-        origin: origin.to_owned(),
-        line: Some(*line),
-        rule: None,
-        message: message.clone(),
-    });
-    warnings.splice(0..0, lenient);
-    Ok((policy, warnings))
+    load_node(&doc, &[], origin, ext)
 }
 
 /// Loads the policy at `prefix` of a parsed document.
@@ -131,7 +123,15 @@ pub(super) fn load_node(
     origin: &str,
     ext: Extensions,
 ) -> Result<(Policy, Vec<PolicyWarning>), PolicyError> {
-    let mut ld = Loader { origin, doc, prefix, warnings: Vec::new() };
+    // What the document's reading let pass (a policy file is read as the apiserver reads
+    // it) comes first, at its lines.
+    let lenient = doc.lenient.iter().map(|(line, message)| PolicyWarning {
+        origin: origin.to_owned(),
+        line: Some(*line),
+        rule: None,
+        message: message.clone(),
+    });
+    let mut ld = Loader { origin, doc, prefix, warnings: lenient.collect() };
     if yaml::node(&doc.value, prefix).is_none_or(|v| v.is_null()) {
         return Err(PolicyError { line: None, message: "the policy is empty".to_owned() });
     }
