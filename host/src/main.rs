@@ -449,9 +449,23 @@ fn main() {
         Ok(Verdict::Ok) => {}
         Ok(Verdict::Error) => std::process::exit(1),
         Ok(Verdict::Warnings) => std::process::exit(2),
+        // The reader of the output went away (`audit-sieve run ... | head`): it has what it
+        // asked for, so the run ends quietly, as other line filters end.
+        Err(e) if is_broken_pipe(&e) => {}
         Err(e) => {
             eprintln!("audit-sieve: {e:#}");
             std::process::exit(2);
         }
     }
+}
+
+/// Whether `e` is a write to a pipe whose reader has closed it.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        let kind = match cause.downcast_ref::<serde_json::Error>() {
+            Some(json) => json.io_error_kind(),
+            None => cause.downcast_ref::<std::io::Error>().map(std::io::Error::kind),
+        };
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -204,3 +204,30 @@ fn run_hands_over_duplicate_members_as_fluent_bit_keeps_them() {
         assert!(out.contains(r#""verb":"delete""#) && out.contains(r#""verb":"watch""#), "{format}: {out}");
     }
 }
+
+#[test]
+fn run_ends_quietly_when_the_reader_of_its_output_goes_away() {
+    use std::io::Read;
+    let kept = r#"{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"b","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/web/secrets/db","verb":"get","user":{"username":"alice@example.com","groups":["system:authenticated"]},"objectRef":{"resource":"secrets","namespace":"web","name":"db","apiVersion":"v1"}}"#;
+    let file = config("closed-pipe", "cluster:\n  name: prod\n");
+    let records = file.with_file_name("records.ndjson");
+    // Far more output than a pipe buffers: the run is still writing when the reader leaves.
+    std::fs::write(&records, format!("{kept}\n").repeat(5_000)).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_audit-sieve"))
+        .args(["run", "--config"])
+        .arg(&*file)
+        .arg(&records)
+        .env("AUDIT_SIEVE_WASM", wasm())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run audit-sieve");
+    let mut first = [0u8; 64];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let mut log = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    let status = child.wait().unwrap();
+    assert!(first.starts_with(b"{\"kind\":\"Event\""));
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(!log.contains("Broken pipe"), "{log}");
+}
