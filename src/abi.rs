@@ -13,7 +13,7 @@
 //! - a trap (fuel, a bug) leaves no borrow behind: the instance slot is a plain cell,
 //!   not a `RefCell`, and every call resets its per-call state first.
 
-use crate::module::{LOG_PREFIX, Module, Reply};
+use crate::module::{LOG_PREFIX, Module};
 use std::cell::UnsafeCell;
 use std::path::PathBuf;
 
@@ -52,11 +52,6 @@ unsafe fn input<'a>(ptr: *const u8, len: u32) -> &'a [u8] {
     unsafe { std::slice::from_raw_parts(ptr, len as usize) }
 }
 
-/// An address outside linear memory: Fluent Bit's `validate_app_str_addr` rejects it and
-/// skips the record. msgpack mode has no other way to drop one (an empty string there
-/// would become an empty, corrupt body).
-const SKIP_RECORD: *const u8 = usize::MAX as *const u8;
-
 /// `Event_Format json`.
 ///
 /// # Safety
@@ -93,10 +88,10 @@ pub unsafe extern "C" fn audit_sieve_msgpack(
     let m = module();
     // SAFETY: per this function's contract.
     let record = unsafe { input(record, record_len) };
-    match m.filter_msgpack(record, time_sec) {
-        Reply::Drop => SKIP_RECORD,
-        Reply::Output => m.output().as_ptr(),
-    }
+    // A dropped record's reply is the drop marker: never an invalid address (see
+    // `MSGPACK_DROP_MARKER`).
+    m.filter_msgpack(record, time_sec);
+    m.output().as_ptr()
 }
 
 /// Counters and the per-rule report as a NUL-terminated JSON string (for `audit-sieve

@@ -13,12 +13,19 @@ use std::path::PathBuf;
 /// What the host should get back.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Reply {
-    /// The record is dropped (JSON mode: an empty string; msgpack mode: an invalid
-    /// address, the only way that mode can skip a record).
+    /// The record is dropped. The output buffer holds what says so, NUL-terminated: in
+    /// JSON mode an empty string; in msgpack mode [`MSGPACK_DROP_MARKER`].
     Drop,
     /// The output buffer holds the reply, NUL-terminated.
     Output,
 }
+
+/// msgpack mode's reply for a record a rule drops: the map `{"audit_sieve":"drop"}`, for a
+/// `grep` filter after the module to exclude (`Exclude audit_sieve ^drop$`). That mode has
+/// no drop result: an empty reply becomes an empty, corrupt body, and an invalid address,
+/// which Fluent Bit skips, leaves WAMR's "out of bounds memory access" exception set on
+/// the instance, so that the next record's call fails and that record is lost.
+pub const MSGPACK_DROP_MARKER: &[u8] = b"\x81\xabaudit_sieve\xa4drop";
 
 /// Where the configuration came from, as reported at start-up and in the stats.
 #[derive(Debug)]
@@ -195,7 +202,11 @@ impl Module {
         };
         self.count(outcome);
         match outcome {
-            Outcome::Drop => return Reply::Drop,
+            Outcome::Drop => {
+                self.out.extend_from_slice(MSGPACK_DROP_MARKER);
+                self.out.push(0);
+                return Reply::Drop;
+            }
             Outcome::Rewritten => {
                 let text = std::str::from_utf8(&self.work).unwrap_or_default();
                 if msgpack::from_json(text, &mut self.out).is_err() {

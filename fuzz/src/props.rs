@@ -10,6 +10,7 @@
 //!   with serde_json, without its recursion limit), and is at most [`json_bound`] bytes.
 //!
 //! msgpack mode (`Event_Format msgpack`):
+//! - a drop is the drop marker, never an invalid address;
 //! - the reply never holds a 0x00 byte (Fluent Bit reads it with `strlen`);
 //! - it is exactly one msgpack value whenever the input was one;
 //! - not rewritten and not enveloped: byte for byte the input;
@@ -23,7 +24,7 @@
 
 use audit_sieve::config::{Config, Source};
 use audit_sieve::filter::Engine;
-use audit_sieve::module::{Module, Reply, Stats};
+use audit_sieve::module::{MSGPACK_DROP_MARKER, Module, Reply, Stats};
 use audit_sieve::msgpack;
 use audit_sieve::policy::{Extensions, Policy};
 
@@ -148,6 +149,8 @@ pub fn check_msgpack(m: &mut Module, input: &[u8]) {
     let after = m.stats.clone();
     if reply == Reply::Drop {
         assert_eq!(after.dropped, before.dropped + 1, "a drop is counted as a rule's drop");
+        let out = m.output();
+        assert_eq!(out, [MSGPACK_DROP_MARKER, &[0]].concat(), "a drop is the drop marker");
         return;
     }
     assert_eq!(after.dropped, before.dropped);

@@ -7,7 +7,8 @@
 //! validated as a C string in linear memory and copied up to its NUL; both inputs are
 //! freed with the module's `free`. What Fluent Bit then does with the result is modelled
 //! by [`Fate`]: a JSON result must parse as an object, a msgpack result is spliced in as
-//! raw bytes, a trap or an invalid address loses the record.
+//! raw bytes, a trap or an invalid address loses the record (an invalid address, the next
+//! record too: WAMR leaves its exception set on the instance).
 //!
 //! Tests and the CLI both go through this, so what is tested is the `.wasm` users deploy.
 
@@ -42,15 +43,16 @@ impl Format {
 pub enum Fate {
     /// The record continues with this body (JSON text, or msgpack bytes).
     Kept(Vec<u8>),
-    /// Skipped as the module asked: an empty JSON string, or in msgpack mode the module's
-    /// deliberate out-of-memory address.
+    /// Skipped as the module asked: an empty JSON string; in msgpack mode, the module's
+    /// drop marker, which the `grep` filter after it discards.
     Dropped,
     /// Lost by accident: a trap, an invalid address, a result Fluent Bit cannot use.
     Lost(String),
 }
 
-/// The address the module returns in msgpack mode to drop a record (see its `abi.rs`).
-pub const MSGPACK_DROP_ADDRESS: u32 = u32::MAX;
+/// The module's msgpack-mode reply for a dropped record, `{"audit_sieve":"drop"}`: that
+/// mode has no drop result, so a `grep` filter after the module excludes it.
+pub const MSGPACK_DROP_MARKER: &[u8] = b"\x81\xabaudit_sieve\xa4drop";
 
 /// Where the `.wasm` is, unless `AUDIT_SIEVE_WASM` says otherwise: what `make` builds.
 pub fn default_wasm_path() -> PathBuf {
@@ -103,6 +105,10 @@ pub struct FluentBitHost {
     pub last_fuel: u64,
     /// The bytes the last call returned (up to the NUL), whatever became of them.
     pub last_output: Vec<u8>,
+    /// The exception WAMR's `validate_app_str_addr` leaves on the instance when it refuses
+    /// a returned address. Fluent Bit's msgpack path does not clear it, so the next call
+    /// fails with it ("Got exception running wasm code") and its record is lost.
+    pending_exception: Option<String>,
 }
 
 /// The engine settings: fuel metering, and no wasm features Fluent Bit's WAMR build lacks
@@ -166,6 +172,7 @@ impl FluentBitHost {
             fuel_per_call: options.fuel_per_call,
             last_fuel: 0,
             last_output: Vec::new(),
+            pending_exception: None,
         })
     }
 
@@ -212,9 +219,14 @@ impl FluentBitHost {
         let args = (tag_ptr, tag.len() as u32, time.0, time.1, record_ptr, record.len() as u32);
         let result = func.call(&mut self.store, args);
         self.last_fuel = fuel_before.saturating_sub(self.store.get_fuel().unwrap_or(0));
-        let result = match result {
-            Ok(addr) => self.read_c_string(addr).map(|s| (addr, s)),
-            Err(e) => {
+        let result = match (result, self.pending_exception.take()) {
+            // The call ran, but WAMR reports the exception still set on the instance;
+            // Fluent Bit logs it, clears it and skips the record.
+            (Ok(_), Some(pending)) => Err(format!("exception left by the previous call: {pending}")),
+            (Ok(addr), None) => self.read_c_string(addr).inspect_err(|_| {
+                self.pending_exception = Some("out of bounds memory access".into());
+            }),
+            (Err(e), _) => {
                 let why = match e.downcast_ref::<Trap>() {
                     Some(trap) => format!("trap: {trap}"),
                     None => format!("trap: {e:#}"),
@@ -228,7 +240,7 @@ impl FluentBitHost {
         self.exports.free.call(&mut self.store, tag_ptr)?;
         self.exports.free.call(&mut self.store, record_ptr)?;
         self.last_output.clear();
-        let (addr, output) = match result {
+        let output = match result {
             Ok(ok) => ok,
             Err(why) => return Ok(Fate::Lost(why)),
         };
@@ -244,7 +256,7 @@ impl FluentBitHost {
                 }
             }
             Format::Msgpack => match output {
-                _ if addr == MSGPACK_DROP_ADDRESS => Fate::Dropped,
+                ref bytes if bytes == MSGPACK_DROP_MARKER => Fate::Dropped,
                 ref bytes if is_one_msgpack_value(bytes) => Fate::Kept(output),
                 _ => Fate::Lost("msgpack result is not one whole value: the chunk would be corrupt".into()),
             },
@@ -268,7 +280,6 @@ impl FluentBitHost {
         let tail = data.get(addr as usize..).filter(|t| !t.is_empty());
         match tail.and_then(|t| t.iter().position(|&b| b == 0).map(|n| t[..n].to_vec())) {
             Some(s) => Ok(s),
-            None if addr == MSGPACK_DROP_ADDRESS => Ok(Vec::new()),
             None => Err(format!("returned value is invalid (address {addr:#x})")),
         }
     }
