@@ -27,10 +27,13 @@ pub enum PassReason {
     NotRepresentable,
     /// The configuration is invalid; every record passes through.
     ConfigError,
+    /// An audit event carried in a container log line's string, nested deeper than Fluent
+    /// Bit can hold a record ([`FLUENT_BIT_MAX_DEPTH`]): the line passes through as it is.
+    TooDeep,
 }
 
 impl PassReason {
-    pub const ALL: [PassReason; 7] = [
+    pub const ALL: [PassReason; 8] = [
         PassReason::TooLarge,
         PassReason::NotUtf8,
         PassReason::NotJson,
@@ -38,6 +41,7 @@ impl PassReason {
         PassReason::NotAMap,
         PassReason::NotRepresentable,
         PassReason::ConfigError,
+        PassReason::TooDeep,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,9 +53,17 @@ impl PassReason {
             PassReason::NotAMap => "not_a_map",
             PassReason::NotRepresentable => "not_representable",
             PassReason::ConfigError => "config_error",
+            PassReason::TooDeep => "too_deep",
         }
     }
 }
+
+/// The deepest record Fluent Bit can hold, the record's own map counting 1: its msgpack
+/// reader (msgpack-c, built with `MSGPACK_EMBED_STACK_SIZE=64`) cannot read a chunk past a
+/// record nested deeper inside its `[[time, metadata], body]` entry, and so loses that
+/// record and every later one in the chunk (seen in Fluent Bit 5.1.1: a body 63 deep
+/// passed, 64 deep lost the chunk's rest).
+pub const FLUENT_BIT_MAX_DEPTH: usize = 63;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -278,8 +290,14 @@ impl Engine {
             if !inner_text.starts_with(b"{") {
                 continue;
             }
-            if let Ok(Some(outcome)) = self.kube_event(inner_text, 0, record.len(), Some((record, start, key)), out) {
-                return Some(outcome);
+            match self.kube_event(inner_text, 0, record.len(), Some((record, start, key)), out) {
+                // The event becomes the record: Fluent Bit must be able to hold it.
+                Ok(Some(Outcome::Rewritten)) if json::nesting_exceeds(inner_text, FLUENT_BIT_MAX_DEPTH) => {
+                    out.clear();
+                    return Some(Outcome::PassThrough(PassReason::TooDeep));
+                }
+                Ok(Some(outcome)) => return Some(outcome),
+                _ => {}
             }
         }
         None
@@ -402,13 +420,30 @@ impl Engine {
             // Carry the wrapper's other members (Kubernetes metadata, tags) along, unless the
             // event has a member of that name. Both member lists are at hand when the walks
             // listed them: neither the wrapper's long string nor the event is read again.
+            let mut failed = false;
             let mut carry = |m: &json::Member| {
-                if !m.key_is(outer, key) {
-                    let name = json::unescape_bytes(&outer[m.key.start..m.key.end]);
-                    // The record is UTF-8 (checked): never lossy.
-                    let name = String::from_utf8_lossy(&name);
-                    if !members.iter().any(|own| own.key_is(text, &name)) {
-                        edits.append(&name, &outer[m.value.start..m.value.end]);
+                if m.key_is(outer, key) || edits.appends_member(outer, m) {
+                    // A field the module adds replaces the wrapper's member of that name, as
+                    // it replaces a record's own.
+                    return;
+                }
+                let name = json::unescape_bytes(&outer[m.key.start..m.key.end]);
+                // The record is UTF-8 (checked): never lossy.
+                let name = String::from_utf8_lossy(&name);
+                if members.iter().any(|own| own.key_is(text, &name)) {
+                    return;
+                }
+                let value = &outer[m.value.start..m.value.end];
+                match edits.take_nested(outer, m) {
+                    None => edits.append(&name, value),
+                    // The object a dotted field goes in (`kubernetes.cluster_name`): the
+                    // wrapper's, with the field added; over a scalar, the field's object.
+                    Some(inner) => {
+                        let (object, at) =
+                            if value.first() == Some(&b'{') { (outer, m.value.start) } else { (&b"{}"[..], 0) };
+                        let mut edited = Vec::new();
+                        failed |= json::rewrite_object(object, at, &inner, &mut edited).is_err();
+                        edits.append(&name, &edited);
                     }
                 }
             };
@@ -420,6 +455,9 @@ impl Engine {
                 });
             } else {
                 record_members.iter().for_each(carry);
+            }
+            if failed {
+                return Err(PassReason::NotJson);
             }
         }
         // The rewrite validates every member it copies; whatever follows the object must be

@@ -255,6 +255,34 @@ fn scan_string_from(b: &[u8], mut i: usize) -> Result<usize> {
     }
 }
 
+/// Whether the JSON value `b` (checked) nests objects and arrays more than `max` deep, the
+/// outermost counting 1. Most records hold fewer brackets than `max` in all, which settles
+/// it without following strings.
+pub fn nesting_exceeds(b: &[u8], max: usize) -> bool {
+    if b.iter().filter(|&&c| c == b'{' || c == b'[').count() <= max {
+        return false;
+    }
+    let (mut depth, mut i) = (0usize, 0);
+    while let Some(&c) = b.get(i) {
+        i += 1;
+        match c {
+            b'"' => match scan_string_from(b, i) {
+                Ok(end) => i = end,
+                Err(_) => return false,
+            },
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// From `i`, skips eight bytes at a time while none of them is special (see
 /// [`special_bytes`]; with `STOP_AT_NON_ASCII`, bytes above 0x7f too); returns the offset
 /// of the first special byte of the last word read, or where fewer than eight bytes remain.
@@ -1414,6 +1442,24 @@ impl Edits {
     fn appends(&self, b: &[u8], m: &Member) -> bool {
         self.append.iter().any(|(k, _)| self.names(b, m, k))
     }
+
+    /// Whether these edits append a member named as the member `m` of `b` is.
+    pub fn appends_member(&self, b: &[u8], m: &Member) -> bool {
+        !self.passes_over(b, m) && self.appends(b, m)
+    }
+
+    /// Takes out the nested edits of the member named as the member `m` of `b` is (the
+    /// object of a dotted field), if there are any.
+    pub fn take_nested(&mut self, b: &[u8], m: &Member) -> Option<Edits> {
+        if self.passes_over(b, m) {
+            return None;
+        }
+        let i = self.changes.iter().position(|(k, c)| matches!(c, Stored::Edit(_)) && self.names(b, m, k))?;
+        match self.changes.remove(i).1 {
+            Stored::Edit(inner) => Some(inner),
+            _ => None,
+        }
+    }
 }
 
 /// One of 64 bits for a key's length and first byte (of its unescaped name). Spread so that
@@ -1635,6 +1681,21 @@ fn creates(change: &Stored) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_is_counted_outside_strings() {
+        let nested = |n: usize| format!("{{\"a\":{}1{}}}", "[".repeat(n - 1), "]".repeat(n - 1));
+        for (text, max, want) in [
+            (nested(63), 63, false),
+            (nested(64), 63, true),
+            (nested(3), 2, true),
+            // Brackets in strings are text, not nesting, escaped quotes included.
+            (format!("{{\"a\":\"{}\\\"{}\"}}", "[".repeat(70), "{".repeat(70)), 63, false),
+            (format!("{{\"a\":[{}]}}", "{},".repeat(70) + "{}"), 63, false),
+        ] {
+            assert_eq!(nesting_exceeds(text.as_bytes(), max), want, "{text}");
+        }
+    }
 
     #[test]
     fn packed_names_equal_only_the_same_bytes() {

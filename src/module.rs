@@ -45,7 +45,7 @@ pub struct Stats {
     pub unchanged: u64,
     pub rewritten: u64,
     /// Passed through untouched, by [`PassReason`] (index in `PassReason::ALL`).
-    pub passed: [u64; 7],
+    pub passed: [u64; 8],
     /// msgpack results returned as the NUL-free envelope.
     pub envelopes: u64,
 }

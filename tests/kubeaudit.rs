@@ -564,6 +564,64 @@ fn an_event_in_a_log_string_is_handled_and_keeps_its_wrapper() {
 }
 
 #[test]
+fn a_wrapper_member_named_as_an_added_field_is_not_written_twice() {
+    // An earlier stage may have set `log_type` or `cluster` on the line. The module's own
+    // fields replace them, as they replace a record's own members, and a dotted field goes
+    // into the wrapper's object: a key written twice is one a SIEM may refuse or misread.
+    let pods = Some(json!({"resource":"pods","namespace":"web","name":"a"}));
+    let inner = event("get", json!({"username":"oidc:alice@example.com"}), pods, json!({}));
+    let record = json!({"log": inner, "log_type": "app", "cluster": "other", "kubernetes": {"host": "cp-1"}});
+    let configs = [
+        ("cluster:\n  name: prod\n", "/cluster"),
+        ("cluster:\n  name: prod\nfields:\n  cluster: kubernetes.cluster_name\n", "/kubernetes/cluster_name"),
+    ];
+    for (config, cluster_at) in configs {
+        let mut h = host_with(Some(config), &[]);
+        let Fate::Kept(bytes) = json(&mut h, &record.to_string()) else { panic!("{config}: not kept") };
+        let text = String::from_utf8(bytes).unwrap();
+        for key in ["\"log_type\":", "\"kubernetes\":", "\"cluster\":"] {
+            assert!(text.matches(key).count() <= 1, "{config}: {key} twice in {text}");
+        }
+        let out = parse(text.as_bytes());
+        assert_eq!(out["log_type"], "kubeaudit", "{text}");
+        assert_eq!(out.pointer(cluster_at), Some(&json!("prod")), "{text}");
+        assert_eq!(out["kubernetes"]["host"], "cp-1", "{text}");
+    }
+}
+
+#[test]
+fn an_event_too_deep_for_fluent_bit_is_left_in_its_line() {
+    // Fluent Bit holds a record nested at most 63 deep: one deeper loses the rest of its
+    // chunk. Its own parser leaves such a line a string; the module leaves it one too.
+    let policy = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: RequestResponse\n";
+    let mut h = host_with(Some("kubeaudit:\n  policy_file: p.yaml\n"), &[("p.yaml", policy)]);
+    let pods = json!({"resource":"pods","namespace":"web","name":"a"});
+    // The event (1), its requestObject (2), then nested arrays: 61 of them make 63.
+    for (arrays, unwrapped) in [(61, true), (62, false)] {
+        let mut spec = json!([]);
+        for _ in 1..arrays {
+            spec = json!([spec]);
+        }
+        let inner = event(
+            "create",
+            json!({"username":"alice@example.com"}),
+            Some(pods.clone()),
+            json!({"requestObject": {"spec": spec}}),
+        );
+        let record = json!({"log": inner, "stream": "stdout"}).to_string();
+        match json(&mut h, &record) {
+            Fate::Kept(bytes) if unwrapped => {
+                assert_eq!(parse(&bytes)["verb"], "create", "{arrays}");
+            }
+            Fate::Kept(bytes) => assert_eq!(bytes, record.as_bytes(), "{arrays}"),
+            other => panic!("{arrays}: {other:?}"),
+        }
+    }
+    let stats: Value = serde_json::from_str(&h.stats().unwrap()).unwrap();
+    assert_eq!(stats["passed"]["too_deep"], 1, "{stats}");
+}
+
+#[test]
 fn a_record_carrying_events_in_log_and_message_is_decided_on_log() {
     let mut h = host_with(None, &[]);
     let pods = Some(json!({"resource":"pods","namespace":"web","name":"a"}));
