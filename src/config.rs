@@ -270,28 +270,25 @@ impl Config {
     /// Checks that serde cannot express.
     fn check(&self, text: &str, file: &str) -> Result<(), ConfigError> {
         let line_of = |key: &str| line_of_key(text, key);
-        for (key, value) in [
-            ("stream", &self.fields.stream),
-            ("cluster", &self.fields.cluster),
-            ("review", &self.fields.review),
-            ("actor", &self.fields.actor),
-        ] {
-            if let Err(why) = check_field_path(value) {
-                return Err(ConfigError::new(file, line_of(key), format!("fields.{key}: {why}")));
-            }
+        if let Err((key, why)) = self.fields.check_names() {
+            return Err(ConfigError::new(file, line_of(key), format!("fields.{key}: {why}")));
         }
         if !self.cluster.from_field.is_empty()
             && let Err(why) = check_field_path(&self.cluster.from_field)
         {
             return Err(ConfigError::new(file, line_of("from_field"), format!("cluster.from_field: {why}")));
         }
-        if let Some(ca) =
-            self.identity.ssh_user_cas.iter().find(|ca| !ca.starts_with("SHA256:") && !ca.starts_with("MD5:"))
+        for (section, fingerprint) in self
+            .identity
+            .ssh_user_cas
+            .iter()
+            .map(|ca| ("ssh_user_cas", ca))
+            .chain(self.identity.ssh_keys.keys().map(|key| ("ssh_keys", key)))
         {
-            let why = format!(
-                "identity.ssh_user_cas: {ca:?} is not a key fingerprint (`SHA256:...`, as `ssh-keygen -lf ca.pub` prints it)"
-            );
-            return Err(ConfigError::new(file, line_of("ssh_user_cas"), why));
+            if let Some(why) = crate::identity::fingerprint_problem(fingerprint) {
+                let line = line_of_text(text, fingerprint).or_else(|| line_of(section));
+                return Err(ConfigError::new(file, line, format!("identity.{section}: {fingerprint:?}: {why}")));
+            }
         }
         if self.limits.max_record_bytes == 0 {
             return Err(ConfigError::new(file, line_of("max_record_bytes"), "limits.max_record_bytes must be above 0"));
@@ -350,6 +347,78 @@ impl Config {
     }
 }
 
+/// Members a record's own content is in: those of a Kubernetes audit event, the text of a
+/// log line (`log`, `message`, journald's `MESSAGE`), and the objects the host streams add
+/// (`ssh`, `sudo`, `auditd`, `pgaudit`). An added field there would replace them.
+const RECORD_MEMBERS: [&str; 25] = [
+    "kind",
+    "apiVersion",
+    "level",
+    "auditID",
+    "stage",
+    "requestURI",
+    "verb",
+    "user",
+    "impersonatedUser",
+    "sourceIPs",
+    "userAgent",
+    "objectRef",
+    "responseStatus",
+    "requestObject",
+    "responseObject",
+    "requestReceivedTimestamp",
+    "stageTimestamp",
+    "annotations",
+    "log",
+    "message",
+    "MESSAGE",
+    "ssh",
+    "sudo",
+    "auditd",
+    "pgaudit",
+];
+
+/// The fields `fields.ecs` writes.
+const ECS_FIELDS: [&str; 7] = [
+    "event.action",
+    "event.outcome",
+    "user.name",
+    "user.email",
+    "source.ip",
+    "user_agent.original",
+    "orchestrator.cluster.name",
+];
+
+impl Fields {
+    /// Every added field has a name of its own: none is another's, or holds or is held by
+    /// another (`cluster` and `cluster.name`), and none replaces a member of the record.
+    /// Otherwise one value would silently overwrite another, or a record would carry a key
+    /// twice and a SIEM keep only one of them.
+    fn check_names(&self) -> Result<(), (&'static str, String)> {
+        let named =
+            [("stream", &self.stream), ("cluster", &self.cluster), ("review", &self.review), ("actor", &self.actor)];
+        for (i, &(key, path)) in named.iter().enumerate() {
+            check_field_path(path).map_err(|why| (key, why))?;
+            let top = path.split('.').next().unwrap_or_default();
+            if RECORD_MEMBERS.contains(&top) {
+                return Err((key, format!("`{path}` would replace the records' own `{top}`")));
+            }
+            let nests = |other: &str| {
+                let (short, long) =
+                    if path.len() <= other.len() { (path.as_str(), other) } else { (other, path.as_str()) };
+                long.strip_prefix(short).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+            };
+            if let Some((other, _)) = named[..i].iter().find(|(_, other)| nests(other)) {
+                return Err((key, format!("`{path}` collides with fields.{other}: each needs a name of its own")));
+            }
+            if let Some(ecs) = ECS_FIELDS.iter().find(|ecs| self.ecs && nests(ecs)) {
+                return Err((key, format!("`{path}` collides with the ECS field `{ecs}` (fields.ecs)")));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A field name for output: dot-separated, each part non-empty, at most 4 levels.
 fn check_field_path(path: &str) -> Result<(), String> {
     if path.is_empty() {
@@ -368,6 +437,14 @@ fn check_field_path(path: &str) -> Result<(), String> {
 /// Splits a dotted field name into its parts.
 pub fn field_path(path: &str) -> Vec<String> {
     path.split('.').map(str::to_owned).collect()
+}
+
+/// The 1-based line of the first line holding `needle`, for errors about a value.
+pub(crate) fn line_of_text(text: &str, needle: &str) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
 }
 
 /// The 1-based line of the first `key:` in the text, for errors found after parsing.
@@ -476,6 +553,23 @@ mod tests {
             ("cluster: [\n", Some(2), "while parsing a node, did not find expected node content"),
             ("fields:\n  stream: a: b\n", Some(2), "mapping values are not allowed in this context"),
             ("fields:\n  cluster: a..b\n", Some(2), "fields.cluster: `a..b` has an empty part"),
+            // Two fields in one place, or a field in place of the record's own content.
+            ("fields:\n  actor: review\n", Some(2), "fields.actor: `review` collides with fields.review"),
+            ("fields:\n  cluster: cluster.name\n  actor: cluster\n", Some(3), "fields.actor: `cluster` collides"),
+            ("fields:\n  stream: kind\n", Some(2), "fields.stream: `kind` would replace the records' own `kind`"),
+            ("fields:\n  review: log.review\n", Some(2), "would replace the records' own `log`"),
+            (
+                "fields:\n  ecs: true\n  cluster: orchestrator.cluster\n",
+                Some(3),
+                "the ECS field `orchestrator.cluster.name`",
+            ),
+            (
+                "identity:\n  ssh_keys:\n    SHA256:abc: e@example.com\n",
+                Some(3),
+                "identity.ssh_keys: \"SHA256:abc\": a SHA256",
+            ),
+            ("identity:\n  ssh_keys:\n    kzfjq: e@example.com\n", Some(3), "\"kzfjq\": not a key fingerprint"),
+            ("identity:\n  ssh_user_cas: [\"MD5:AB:CD\"]\n", Some(2), "an MD5 fingerprint is"),
             ("limits:\n  max_record_bytes: 0\n", Some(2), "limits.max_record_bytes must be above 0"),
             ("kubeaudit:\n  omit_response_codes: [40]\n", Some(2), "kubeaudit.omit_response_codes: 40 is not"),
             (
@@ -491,6 +585,16 @@ mod tests {
             assert!(e.message().contains(want), "{text}: got `{}`", e.message());
             assert!(e.to_string().starts_with("/etc/fb/audit-sieve.yaml:"), "{e}");
         }
+    }
+
+    #[test]
+    fn names_of_their_own_and_fingerprints_as_sshd_logs_them_are_accepted() {
+        let text = "fields:\n  ecs: true\n  stream: labels.stream\n  cluster: kubernetes.cluster_name\n  \
+                    review: audit.review\n  actor: audit.actor\nidentity:\n  ssh_keys:\n    \
+                    \"SHA256:p2QAMXNIC1TJYWeIOttrVc98/R1BUFWu3/LiyKgUfQM\": e@example.com\n    \
+                    \"MD5:39:33:99:e9:a0:dc:f2:33:a3:e5:72:3b:7c:3a:56:84\": f@example.com\n";
+        let c = Config::parse(text, "a.yaml").unwrap();
+        assert_eq!((c.fields.review.as_str(), c.identity.ssh_keys.len()), ("audit.review", 2));
     }
 
     #[test]

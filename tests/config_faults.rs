@@ -79,10 +79,29 @@ fn invalid_auditd_drop_rule() {
 #[test]
 fn ssh_user_ca_that_is_no_fingerprint() {
     // The CA's public key pasted where its fingerprint belongs.
-    let config = "identity:\n  ssh_user_cas:\n    - SHA256:Q2VydGlmaWNhdGVBdXRob3JpdHlGaW5nZXJwcmludA\n    - ssh-ed25519 AAAAC3Nza\n";
+    let config = "identity:\n  ssh_user_cas:\n    - SHA256:Q2VydGlmaWNhdGVBdXRob3JpdHlGaW5nZXJwcmludAQ\n    - ssh-ed25519 AAAAC3Nza\n";
     let dir = dir_with(&[("audit-sieve.yaml", config)]);
     let file = dir.join("audit-sieve.yaml");
-    assert_fails_open(&dir, &format!("{}:2: identity.ssh_user_cas: \"ssh-ed25519 AAAAC3Nza\"", file.display()));
+    assert_fails_open(&dir, &format!("{}:4: identity.ssh_user_cas: \"ssh-ed25519 AAAAC3Nza\"", file.display()));
+}
+
+#[test]
+fn ssh_key_that_sshd_never_logs() {
+    // A fingerprint with base64 padding, as other tools than ssh-keygen print it: sshd
+    // logs it without, so the person behind the key would silently never be named.
+    let padded = "SHA256:p2QAMXNIC1TJYWeIOttrVc98/R1BUFWu3/LiyKgUfQM=";
+    let config = format!("identity:\n  ssh_keys:\n    \"{padded}\": eve@example.com\n");
+    let dir = dir_with(&[("audit-sieve.yaml", &config)]);
+    let file = dir.join("audit-sieve.yaml");
+    assert_fails_open(&dir, &format!("{}:3: identity.ssh_keys: \"{padded}\": a SHA256 fingerprint", file.display()));
+    // The same in the identity map file.
+    let map = format!("ssh_keys:\n  \"MD5:AB:CD\": eve@example.com\n");
+    let dir = dir_with(&[("audit-sieve.yaml", "identity:\n  map_file: people.yaml\n"), ("people.yaml", &map)]);
+    let file = dir.join("people.yaml");
+    assert_fails_open(
+        &dir,
+        &format!("{}:2: identity.map_file: ssh_keys: \"MD5:AB:CD\": an MD5 fingerprint", file.display()),
+    );
 }
 
 /// A directory where the file should be: found, cannot be read, reported.

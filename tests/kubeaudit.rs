@@ -564,6 +564,22 @@ fn an_event_in_a_log_string_is_handled_and_keeps_its_wrapper() {
 }
 
 #[test]
+fn no_one_is_named_for_a_failed_authentication_or_a_display_name() {
+    let mut h = host_with(Some("identity:\n  oidc_prefixes: ['oidc:']\n"), &[]);
+    let pods = Some(json!({"resource":"pods","namespace":"web","name":"a"}));
+    // The apiserver records a request that failed authentication with an empty user.
+    let failed = event("get", json!({}), pods.clone(), json!({"responseStatus":{"metadata":{},"code":401}}));
+    let out = kept(json(&mut h, &failed));
+    assert_eq!(out["actor"], json!({"kind":"unauthenticated"}), "{out}");
+    assert_eq!(out["review"], json!(["auth_failure"]), "{out}");
+    // A username claim users may edit, holding someone else's address: no email.
+    let display = event("get", json!({"username":"oidc:Mallory (ceo@example.com)"}), pods.clone(), json!({}));
+    assert_eq!(kept(json(&mut h, &display))["actor"], json!({"kind":"human"}));
+    let plain = event("get", json!({"username":"oidc:ceo@example.com"}), pods, json!({}));
+    assert_eq!(kept(json(&mut h, &plain))["actor"]["email"], "ceo@example.com");
+}
+
+#[test]
 fn a_wrapper_member_named_as_an_added_field_is_not_written_twice() {
     // An earlier stage may have set `log_type` or `cluster` on the line. The module's own
     // fields replace them, as they replace a record's own members, and a dotted field goes

@@ -392,8 +392,8 @@ fn only_what_sshd_wrote_names_a_person() {
 /// list a CA of their own in `authorized_keys`, so another CA's key ID names no one.
 #[test]
 fn a_certificate_names_its_holder() {
-    let ca = "SHA256:Q2VydGlmaWNhdGVBdXRob3JpdHlGaW5nZXJwcmludA";
-    let own_ca = "SHA256:TWFsbG9yeXNPd25DZXJ0aWZpY2F0ZUF1dGhvcml0eQ";
+    let ca = "SHA256:Q2VydGlmaWNhdGVBdXRob3JpdHlGaW5nZXJwcmludAQ";
+    let own_ca = "SHA256:TWFsbG9yeXNPd25DZXJ0aWZpY2F0ZUF1dGhvcml0eQQ";
     let key = "SHA256:VXNlcktleUZpbmdlcnByaW50T2ZBbGljZUZvclRlc3Q";
     let config = format!(
         "fields:\n  ecs: true\nidentity:\n  ssh_user_cas: [\"{ca}\"]\n  users:\n    vault-oidc-bob: bob@example.com\n  ssh_keys:\n    \"{key}\": carol@example.com\n"

@@ -865,7 +865,7 @@ mod tests {
     /// fingerprint), and key IDs holding what sshd writes after them.
     #[test]
     fn certificate_logins() {
-        let ca = "SHA256:Q2VydGlmaWNhdGVBdXRob3JpdHlGaW5nZXJwcmludA";
+        let ca = "SHA256:Q2VydGlmaWNhdGVBdXRob3JpdHlGaW5nZXJwcmludAQ";
         let key = "SHA256:VXNlcktleUZpbmdlcnByaW50T2ZBbGljZUZvclRlc3Q";
         let cases: [(&str, Option<&str>, &str, u64); 5] = [
             ("ED25519-CERT {key} ID alice@example.com (serial 42) CA ED25519 {ca}", Some(key), "alice@example.com", 42),
@@ -880,7 +880,7 @@ mod tests {
             (
                 "ED25519-CERT {key} ID bob (serial 1) CA ED25519 {ca} (x) (serial 7) CA ED25519 {ca}",
                 Some(key),
-                "bob (serial 1) CA ED25519 SHA256:Q2VydGlmaWNhdGVBdXRob3JpdHlGaW5nZXJwcmludA (x)",
+                "bob (serial 1) CA ED25519 SHA256:Q2VydGlmaWNhdGVBdXRob3JpdHlGaW5nZXJwcmludAQ (x)",
                 7,
             ),
             ("ED25519-CERT {key} ID carol (serial 3) CA ED25519 {ca}, extra", Some(key), "carol", 3),
