@@ -470,6 +470,20 @@ fn a_certificate_names_its_holder() {
 /// A client that gives up while authenticating as a named user left no other trace of its
 /// failed keys at sshd's default log level: flagged, not counted as a guess.
 #[test]
+fn a_login_sshd_refuses_is_an_auth_failure() {
+    let mut h = host();
+    for msg in [
+        "User root from 203.0.113.9 not allowed because not listed in AllowUsers",
+        "User mallory not allowed because account is locked",
+        "ROOT LOGIN REFUSED FROM 203.0.113.9 port 50122",
+        "PAM 5 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.9  user=root",
+    ] {
+        let v = keep(&mut h, &log_record(&format!("Mar 16 08:25:22 bastion sshd[99]: {msg}")));
+        assert_eq!(review(&v), ["auth_failure"], "{msg}: {v}");
+    }
+}
+
+#[test]
 fn abandoned_authentication_is_an_auth_failure() {
     let mut h = host();
     for (msg, flagged) in [

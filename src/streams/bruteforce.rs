@@ -336,7 +336,7 @@ mod tests {
             let ts = l.timestamp.unwrap_or("");
             let hms = &ts[ts.len() - 8..];
             let secs: f64 = hms.split(':').fold(0.0, |acc, p| acc * 60.0 + p.parse::<f64>().unwrap());
-            if let (true, Some(ip)) = (ev.is_failure(), ev.ip) {
+            if let (Some(_), Some(ip)) = (ev.attempt_line(), ev.ip) {
                 alerts += usize::from(b.observe_failure(ip, secs));
             }
         }

@@ -103,8 +103,10 @@ impl Outcome {
         }
     }
 
-    /// Outcomes that count as one failed login attempt for brute-force detection.
-    /// `PamSummary` and `CheckPass` repeat earlier lines and are left out to avoid double counting.
+    /// Outcomes of a login that failed or was refused (flagged `auth_failure`): a user
+    /// sshd's configuration refuses (`AllowUsers`, `DenyUsers`, `PermitRootLogin`) and PAM's
+    /// `N more authentication failures` included. Brute-force detection counts attempts
+    /// by [`SshEvent::attempt_line`] instead, where summaries do not count again.
     pub fn is_failure(self) -> bool {
         matches!(
             self,
@@ -113,6 +115,8 @@ impl Outcome {
                 | Outcome::AuthFailure
                 | Outcome::MaxAttempts
                 | Outcome::AccountLocked
+                | Outcome::NotAllowed
+                | Outcome::PamSummary
         )
     }
 }
