@@ -291,8 +291,9 @@ impl Engine {
                 continue;
             }
             match self.kube_event(inner_text, 0, record.len(), Some((record, start, key)), out) {
-                // The event becomes the record: Fluent Bit must be able to hold it.
-                Ok(Some(Outcome::Rewritten)) if json::nesting_exceeds(inner_text, FLUENT_BIT_MAX_DEPTH) => {
+                // The event becomes the record: Fluent Bit must be able to hold it. The reply
+                // is measured, not the event: stripped bodies are not in it.
+                Ok(Some(Outcome::Rewritten)) if json::nesting_exceeds(out, FLUENT_BIT_MAX_DEPTH) => {
                     out.clear();
                     return Some(Outcome::PassThrough(PassReason::TooDeep));
                 }

@@ -259,7 +259,7 @@ fn scan_string_from(b: &[u8], mut i: usize) -> Result<usize> {
 /// outermost counting 1. Most records hold fewer brackets than `max` in all, which settles
 /// it without following strings.
 pub fn nesting_exceeds(b: &[u8], max: usize) -> bool {
-    if b.iter().filter(|&&c| c == b'{' || c == b'[').count() <= max {
+    if opening_brackets(b) <= max {
         return false;
     }
     let (mut depth, mut i) = (0usize, 0);
@@ -281,6 +281,21 @@ pub fn nesting_exceeds(b: &[u8], max: usize) -> bool {
         }
     }
     false
+}
+
+/// How many bytes of `b` are `{` or `[`, counted eight at a time: `[` (0x5b) and `{` (0x7b)
+/// are the only bytes that become 0x7b with bit 0x20 set.
+fn opening_brackets(b: &[u8]) -> usize {
+    const LOW_SEVEN: u64 = !HIGH_BITS;
+    let mut words = b.chunks_exact(8);
+    let mut count = 0;
+    for word in &mut words {
+        let w = (le_word(word) | splat(0x20)) ^ splat(b'{');
+        // High bit set in exactly the zero bytes of `w`.
+        let nonzero = ((w & LOW_SEVEN).wrapping_add(LOW_SEVEN)) | w;
+        count += (!nonzero & HIGH_BITS).count_ones() as usize;
+    }
+    count + words.remainder().iter().filter(|&&c| c | 0x20 == b'{').count()
 }
 
 /// From `i`, skips eight bytes at a time while none of them is special (see
@@ -1681,6 +1696,16 @@ fn creates(change: &Stored) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn opening_brackets_are_counted_in_words_and_the_tail() {
+        for text in ["", "[", "{a[b{c[d{e[f{g[h{i[", "[[[[[[[[[[[[[[[[[{", "]}]}kK;;[{ {[\u{7b}"] {
+            let want = text.bytes().filter(|&c| c == b'{' || c == b'[').count();
+            assert_eq!(opening_brackets(text.as_bytes()), want, "{text}");
+        }
+        let all: Vec<u8> = (0..=255).collect();
+        assert_eq!(opening_brackets(&all), 2);
+    }
 
     #[test]
     fn nesting_is_counted_outside_strings() {

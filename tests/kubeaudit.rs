@@ -635,6 +635,15 @@ fn an_event_too_deep_for_fluent_bit_is_left_in_its_line() {
     }
     let stats: Value = serde_json::from_str(&h.stats().unwrap()).unwrap();
     assert_eq!(stats["passed"]["too_deep"], 1, "{stats}");
+    // What is measured is the reply: a deep body the policy strips is not in it.
+    let mut spec = json!([]);
+    for _ in 1..100 {
+        spec = json!([spec]);
+    }
+    let inner =
+        event("create", json!({"username":"alice@example.com"}), Some(pods), json!({"requestObject": {"spec": spec}}));
+    let out = kept(json(&mut host(), &json!({"log": inner, "stream": "stdout"}).to_string()));
+    assert!(out["verb"] == "create" && out.get("requestObject").is_none(), "{out}");
 }
 
 #[test]
