@@ -378,6 +378,13 @@ const RECORD_MEMBERS: [&str; 25] = [
     "pgaudit",
 ];
 
+/// Members of [`RECORD_MEMBERS`] a dotted field may go inside (`user.actor`): an audit
+/// event's own objects, which a member more leaves as they were (where a record has none,
+/// the object is made, as `fields.ecs` makes `user`). Inside the others a field would
+/// replace a text, or make an object that is not there (`objectRef`, `impersonatedUser`)
+/// or that the module writes whole (`ssh`).
+const OBJECTS_TO_ADD_TO: [&str; 2] = ["user", "annotations"];
+
 /// The fields `fields.ecs` writes.
 const ECS_FIELDS: [&str; 7] = [
     "event.action",
@@ -399,9 +406,12 @@ impl Fields {
             [("stream", &self.stream), ("cluster", &self.cluster), ("review", &self.review), ("actor", &self.actor)];
         for (i, &(key, path)) in named.iter().enumerate() {
             check_field_path(path).map_err(|why| (key, why))?;
-            let top = path.split('.').next().unwrap_or_default();
-            if RECORD_MEMBERS.contains(&top) {
-                return Err((key, format!("`{path}` would replace the records' own `{top}`")));
+            let (top, nested) = match path.split_once('.') {
+                Some((top, _)) => (top, true),
+                None => (path.as_str(), false),
+            };
+            if RECORD_MEMBERS.contains(&top) && !(nested && OBJECTS_TO_ADD_TO.contains(&top)) {
+                return Err((key, format!("`{path}` would change the records' own `{top}`")));
             }
             let nests = |other: &str| {
                 let (short, long) =
@@ -556,8 +566,11 @@ mod tests {
             // Two fields in one place, or a field in place of the record's own content.
             ("fields:\n  actor: review\n", Some(2), "fields.actor: `review` collides with fields.review"),
             ("fields:\n  cluster: cluster.name\n  actor: cluster\n", Some(3), "fields.actor: `cluster` collides"),
-            ("fields:\n  stream: kind\n", Some(2), "fields.stream: `kind` would replace the records' own `kind`"),
-            ("fields:\n  review: log.review\n", Some(2), "would replace the records' own `log`"),
+            ("fields:\n  stream: kind\n", Some(2), "fields.stream: `kind` would change the records' own `kind`"),
+            ("fields:\n  review: log.review\n", Some(2), "would change the records' own `log`"),
+            ("fields:\n  actor: user\n", Some(2), "would change the records' own `user`"),
+            ("fields:\n  actor: objectRef.actor\n", Some(2), "would change the records' own `objectRef`"),
+            ("fields:\n  actor: ssh.actor\n", Some(2), "would change the records' own `ssh`"),
             (
                 "fields:\n  ecs: true\n  cluster: orchestrator.cluster\n",
                 Some(3),
@@ -590,11 +603,12 @@ mod tests {
     #[test]
     fn names_of_their_own_and_fingerprints_as_sshd_logs_them_are_accepted() {
         let text = "fields:\n  ecs: true\n  stream: labels.stream\n  cluster: kubernetes.cluster_name\n  \
-                    review: audit.review\n  actor: audit.actor\nidentity:\n  ssh_keys:\n    \
+                    review: annotations.review\n  actor: user.actor\nidentity:\n  ssh_keys:\n    \
                     \"SHA256:p2QAMXNIC1TJYWeIOttrVc98/R1BUFWu3/LiyKgUfQM\": e@example.com\n    \
-                    \"MD5:39:33:99:e9:a0:dc:f2:33:a3:e5:72:3b:7c:3a:56:84\": f@example.com\n";
+                    \"MD5:39:33:99:e9:a0:dc:f2:33:a3:e5:72:3b:7c:3a:56:84\": f@example.com\n    \
+                    \"39:33:99:e9:a0:dc:f2:33:a3:e5:72:3b:7c:3a:56:85\": g@example.com\n";
         let c = Config::parse(text, "a.yaml").unwrap();
-        assert_eq!((c.fields.review.as_str(), c.identity.ssh_keys.len()), ("audit.review", 2));
+        assert_eq!((c.fields.review.as_str(), c.identity.ssh_keys.len()), ("annotations.review", 3));
     }
 
     #[test]

@@ -422,10 +422,12 @@ impl Engine {
             // event has a member of that name. Both member lists are at hand when the walks
             // listed them: neither the wrapper's long string nor the event is read again.
             let mut failed = false;
+            // The fields the module adds, appended before the wrapper's members are.
+            let own_fields = edits.appended();
             let mut carry = |m: &json::Member| {
-                if m.key_is(outer, key) || edits.appends_member(outer, m) {
+                if m.key_is(outer, key) || edits.appends_member(outer, m, own_fields) {
                     // A field the module adds replaces the wrapper's member of that name, as
-                    // it replaces a record's own.
+                    // it replaces a record's own. A key the wrapper has twice stays twice.
                     return;
                 }
                 let name = json::unescape_bytes(&outer[m.key.start..m.key.end]);

@@ -161,7 +161,8 @@ impl Identity {
 }
 
 /// Why `fingerprint` cannot be one that sshd logs (`SHA256:` and 43 base64 characters, or
-/// `MD5:` and 16 colon-separated lowercase hex pairs, as `ssh-keygen -lf` prints them), or
+/// `MD5:` and 16 colon-separated lowercase hex pairs, as `ssh-keygen -lf` prints them; the
+/// pairs alone, as sshd before 6.8 logs them), or
 /// `None`. A key that sshd never logs would be looked up in vain: the person behind it
 /// would silently never be named.
 pub fn fingerprint_problem(fingerprint: &str) -> Option<&'static str> {
@@ -169,7 +170,8 @@ pub fn fingerprint_problem(fingerprint: &str) -> Option<&'static str> {
         let valid = base64.len() == 43 && base64.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/');
         return (!valid).then_some("a SHA256 fingerprint is `SHA256:` and 43 base64 characters, without `=` padding");
     }
-    if let Some(hex) = fingerprint.strip_prefix("MD5:") {
+    // sshd before 6.8 logs an MD5 fingerprint bare (`39:33:...`).
+    if let Some(hex) = fingerprint.strip_prefix("MD5:").or(Some(fingerprint).filter(|f| f.len() == 47)) {
         let pairs: Vec<&[u8]> = hex.as_bytes().split(|&c| c == b':').collect();
         let valid = pairs.len() == 16
             && pairs.iter().all(|p| p.len() == 2 && p.iter().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c)));
@@ -188,7 +190,11 @@ fn looks_like_email(s: &str) -> bool {
     let b = s.as_bytes();
     let Some(at) = find_byte(b, b'@', 0) else { return false };
     let (local, domain) = (&b[..at], &b[at + 1..]);
-    let in_local = |c: &u8| c.is_ascii_alphanumeric() || b".!#$%&'*+-/=?^_`{|}~".contains(c) || *c >= 0x80;
+    let in_local = |c: &u8| {
+        c.is_ascii_alphanumeric()
+            || matches!(c, b'.' | b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'/' | b'=' | b'?' | b'^'..=b'`' | b'{'..=b'~')
+            || *c >= 0x80
+    };
     let in_domain = |c: &u8| c.is_ascii_alphanumeric() || *c == b'-' || *c >= 0x80;
     !local.is_empty()
         && local.iter().all(in_local)

@@ -1458,9 +1458,15 @@ impl Edits {
         self.append.iter().any(|(k, _)| self.names(b, m, k))
     }
 
-    /// Whether these edits append a member named as the member `m` of `b` is.
-    pub fn appends_member(&self, b: &[u8], m: &Member) -> bool {
-        !self.passes_over(b, m) && self.appends(b, m)
+    /// How many members these edits append.
+    pub fn appended(&self) -> usize {
+        self.append.len()
+    }
+
+    /// Whether one of the first `among` members these edits append is named as the member
+    /// `m` of `b` is.
+    pub fn appends_member(&self, b: &[u8], m: &Member, among: usize) -> bool {
+        !self.passes_over(b, m) && self.append[..among.min(self.append.len())].iter().any(|(k, _)| self.names(b, m, k))
     }
 
     /// Takes out the nested edits of the member named as the member `m` of `b` is (the

@@ -603,6 +603,11 @@ fn a_wrapper_member_named_as_an_added_field_is_not_written_twice() {
         assert_eq!(out.pointer(cluster_at), Some(&json!("prod")), "{text}");
         assert_eq!(out["kubernetes"]["host"], "cp-1", "{text}");
     }
+    // A key the line has twice is carried twice, as Fluent Bit keeps it.
+    let twice = format!(r#"{{"log":{},"stream":"a","stream":"b"}}"#, serde_json::to_string(&inner).unwrap());
+    let Fate::Kept(bytes) = json(&mut host(), &twice) else { panic!("not kept") };
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.contains(r#""stream":"a","stream":"b""#), "{text}");
 }
 
 #[test]

@@ -467,8 +467,6 @@ fn a_certificate_names_its_holder() {
     }
 }
 
-/// A client that gives up while authenticating as a named user left no other trace of its
-/// failed keys at sshd's default log level: flagged, not counted as a guess.
 #[test]
 fn a_login_sshd_refuses_is_an_auth_failure() {
     let mut h = host();
@@ -477,12 +475,20 @@ fn a_login_sshd_refuses_is_an_auth_failure() {
         "User mallory not allowed because account is locked",
         "ROOT LOGIN REFUSED FROM 203.0.113.9 port 50122",
         "PAM 5 more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.9  user=root",
+        "PAM service(sshd) ignoring max retries; 6 > 3",
     ] {
         let v = keep(&mut h, &log_record(&format!("Mar 16 08:25:22 bastion sshd[99]: {msg}")));
         assert_eq!(review(&v), ["auth_failure"], "{msg}: {v}");
     }
+    // PAM's set-up, not a login.
+    for msg in ["PAM adding faulty module: /lib/security/pam_x.so", "PAM unable to dlopen(pam_x.so): no such file"] {
+        let v = keep(&mut h, &log_record(&format!("Mar 16 08:25:22 bastion sshd[99]: {msg}")));
+        assert!(review(&v).is_empty(), "{msg}: {v}");
+    }
 }
 
+/// A client that gives up while authenticating as a named user left no other trace of its
+/// failed keys at sshd's default log level: flagged, not counted as a guess.
 #[test]
 fn abandoned_authentication_is_an_auth_failure() {
     let mut h = host();

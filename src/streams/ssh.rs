@@ -105,7 +105,7 @@ impl Outcome {
 
     /// Outcomes of a login that failed or was refused (flagged `auth_failure`): a user
     /// sshd's configuration refuses (`AllowUsers`, `DenyUsers`, `PermitRootLogin`) and PAM's
-    /// `N more authentication failures` included. Brute-force detection counts attempts
+    /// summaries (`N more authentication failures`, `ignoring max retries`) included. Brute-force detection counts attempts
     /// by [`SshEvent::attempt_line`] instead, where summaries do not count again.
     pub fn is_failure(self) -> bool {
         matches!(
@@ -444,11 +444,18 @@ fn parse_body<'a>(m: &'a str, ev: &mut SshEvent<'a>) -> Option<()> {
         }
         "PAM:" => return pam_error(&m[4..], ev),
         "PAM" => {
-            ev.outcome = Some(Outcome::PamSummary);
+            // Summaries of failed attempts; other `PAM ...` lines (`PAM adding faulty
+            // module`, `PAM unable to dlopen`) are about PAM's set-up, not a login.
             if m.contains_short("more authentication failure") {
+                ev.outcome = Some(Outcome::PamSummary);
                 pam_kv(m, ev);
+                return Some(());
             }
-            return Some(());
+            if m.contains_short("ignoring max retries") {
+                ev.outcome = Some(Outcome::PamSummary);
+                return Some(());
+            }
+            return None;
         }
         "Close" => {
             let r = m.strip_prefix("Close session: user ")?;
