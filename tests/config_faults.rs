@@ -95,8 +95,8 @@ fn ssh_key_that_sshd_never_logs() {
     let file = dir.join("audit-sieve.yaml");
     assert_fails_open(&dir, &format!("{}:3: identity.ssh_keys: \"{padded}\": a SHA256 fingerprint", file.display()));
     // The same in the identity map file.
-    let map = format!("ssh_keys:\n  \"MD5:AB:CD\": eve@example.com\n");
-    let dir = dir_with(&[("audit-sieve.yaml", "identity:\n  map_file: people.yaml\n"), ("people.yaml", &map)]);
+    let map = "ssh_keys:\n  \"MD5:AB:CD\": eve@example.com\n";
+    let dir = dir_with(&[("audit-sieve.yaml", "identity:\n  map_file: people.yaml\n"), ("people.yaml", map)]);
     let file = dir.join("people.yaml");
     assert_fails_open(
         &dir,
