@@ -172,6 +172,11 @@ fn sudo_root_shell_is_flagged() {
     let v = keep(&mut h, &json!({"ident": "su", "pid": "88", "message": "(to root) alice on pts/0"}).to_string());
     assert_eq!(v["sudo"]["tool"], "su");
     assert_eq!(review(&v), ["root_shell"]);
+    // shadow-utils' su.
+    let v = keep(&mut h, &log_record("Mar  1 10:00:00 node-1 su[99]: Successful su for root by alice"));
+    assert_eq!((v["sudo"]["user"].as_str(), review(&v)), (Some("alice"), vec!["root_shell"]), "{v}");
+    let v = keep(&mut h, &log_record("Mar  1 10:00:00 node-1 su[99]: FAILED su for root by mallory"));
+    assert_eq!(review(&v), ["auth_failure", "sudo_failure"], "{v}");
 }
 
 /// What a user writes unescaped into sudo's line (a directory name, an environment variable,

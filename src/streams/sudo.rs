@@ -556,7 +556,8 @@ fn pam_body(tool: Tool, body: &str) -> Option<SudoEvent<'_>> {
 ///
 /// Shapes: `(to root) alice on pts/0`, `FAILED SU (to root) alice on pts/0`, `BAD SU ger to fwmaster on
 /// /dev/ttyp0`, `dcid to root on /dev/ttyp1`, `failed: ttyq4 changing from ldap to root`,
-/// `+ pts/0 alice:root` / `- pts/0 alice:root` (old util-linux), and pam_unix(su...) lines.
+/// `+ pts/0 alice:root` / `- pts/0 alice:root` (old util-linux), shadow-utils' `Successful su
+/// for root by alice` / `FAILED su for root by alice`, and pam_unix(su...) lines.
 pub fn parse_su(message: &str) -> Option<SudoEvent<'_>> {
     let m = message.trim();
     if m.starts_with("pam_") {
@@ -575,6 +576,19 @@ pub fn parse_su(message: &str) -> Option<SudoEvent<'_>> {
         let (user, target) = r.split_once_short(" to ")?;
         let mut ev = event(Tool::Su, Outcome::AuthFailure);
         (ev.tty, ev.user, ev.target_user) = (Some(tty), Some(user), Some(target));
+        return Some(ev);
+    } else if let Some((outcome, r)) = m
+        .strip_prefix("Successful su for ")
+        .map(|r| (Outcome::Allowed, r))
+        .or_else(|| m.strip_prefix("FAILED su for ").map(|r| (Outcome::AuthFailure, r)))
+    {
+        // shadow-utils: `Successful su for root by alice`, `FAILED su for root by alice`.
+        let (target, user) = r.split_once_short(" by ")?;
+        if user.contains(' ') || target.contains(' ') {
+            return None;
+        }
+        let mut ev = event(Tool::Su, outcome);
+        (ev.user, ev.target_user) = (Some(user), Some(target));
         return Some(ev);
     } else if let Some(r) = m.strip_prefix("+ ").or_else(|| m.strip_prefix("- ")) {
         let (tty, pair) = r.split_once(' ')?;
@@ -956,6 +970,11 @@ mod tests {
             (Outcome::Allowed, Some("dcid"), Some("root"), Some("/dev/ttyp1"))
         );
         assert!(e.root_shell());
+        let e = su("Mar 16 08:25:22 node1 su[99]: Successful su for root by alice");
+        assert_eq!((e.outcome, e.user, e.target_user), (Outcome::Allowed, Some("alice"), Some("root")));
+        let e = su("Mar 16 08:25:22 node1 su[99]: FAILED su for root by mallory");
+        assert_eq!((e.outcome, e.user, e.target_user), (Outcome::AuthFailure, Some("mallory"), Some("root")));
+        assert!(parse_su("Successful su for root by alice and bob").is_none());
         let e = su("Apr 27 15:22:23 niban su[234]: BAD SU ger to fwmaster on /dev/ttyp0");
         assert_eq!((e.outcome, e.user, e.target_user), (Outcome::AuthFailure, Some("ger"), Some("fwmaster")));
         let e = su("Apr 27 15:22:23 niban su[2921936]: failed: ttyq4 changing from ldap to root");
