@@ -278,6 +278,13 @@ impl Config {
         {
             return Err(ConfigError::new(file, line_of("from_field"), format!("cluster.from_field: {why}")));
         }
+        // The same MD5 key with and without its prefix: two people for one key.
+        let keys: Vec<_> = self.identity.ssh_keys.keys().map(|k| crate::identity::canonical_fingerprint(k)).collect();
+        if let Some(key) = keys.iter().enumerate().find(|(i, k)| keys[..*i].contains(k)).map(|(_, k)| k) {
+            let key = key.trim_start_matches("MD5:");
+            let why = format!("identity.ssh_keys: {key:?} is given twice, with and without `MD5:`");
+            return Err(ConfigError::new(file, line_of_text(text, key), why));
+        }
         for (section, fingerprint) in self
             .identity
             .ssh_user_cas
@@ -378,12 +385,15 @@ const RECORD_MEMBERS: [&str; 25] = [
     "pgaudit",
 ];
 
-/// Members of [`RECORD_MEMBERS`] a dotted field may go inside (`user.actor`): an audit
-/// event's own objects, which a member more leaves as they were (where a record has none,
-/// the object is made, as `fields.ecs` makes `user`). Inside the others a field would
-/// replace a text, or make an object that is not there (`objectRef`, `impersonatedUser`)
-/// or that the module writes whole (`ssh`).
-const OBJECTS_TO_ADD_TO: [&str; 2] = ["user", "annotations"];
+/// The one member of [`RECORD_MEMBERS`] a dotted field may go inside (`user.actor`): an
+/// audit event's `user`, beside what the apiserver writes there (`USER_MEMBERS`), as
+/// `fields.ecs` adds `user.name`. Inside the others a field would replace a text, make an
+/// object that is not there (`objectRef`, `impersonatedUser`), one the module writes whole
+/// (`ssh`), or put an object in a map of strings (`annotations`, which an index maps so).
+const OBJECT_TO_ADD_TO: &str = "user";
+
+/// The members of an audit event's `user` (`authentication.k8s.io/v1` UserInfo).
+const USER_MEMBERS: [&str; 4] = ["username", "uid", "groups", "extra"];
 
 /// The fields `fields.ecs` writes.
 const ECS_FIELDS: [&str; 7] = [
@@ -406,11 +416,13 @@ impl Fields {
             [("stream", &self.stream), ("cluster", &self.cluster), ("review", &self.review), ("actor", &self.actor)];
         for (i, &(key, path)) in named.iter().enumerate() {
             check_field_path(path).map_err(|why| (key, why))?;
-            let (top, nested) = match path.split_once('.') {
-                Some((top, _)) => (top, true),
-                None => (path.as_str(), false),
+            let mut parts = path.split('.');
+            let top = parts.next().unwrap_or_default();
+            let inside_user = match parts.next() {
+                Some(member) if top == OBJECT_TO_ADD_TO => !USER_MEMBERS.contains(&member),
+                _ => false,
             };
-            if RECORD_MEMBERS.contains(&top) && !(nested && OBJECTS_TO_ADD_TO.contains(&top)) {
+            if RECORD_MEMBERS.contains(&top) && !inside_user {
                 return Err((key, format!("`{path}` would change the records' own `{top}`")));
             }
             let nests = |other: &str| {
@@ -571,6 +583,8 @@ mod tests {
             ("fields:\n  actor: user\n", Some(2), "would change the records' own `user`"),
             ("fields:\n  actor: objectRef.actor\n", Some(2), "would change the records' own `objectRef`"),
             ("fields:\n  actor: ssh.actor\n", Some(2), "would change the records' own `ssh`"),
+            ("fields:\n  actor: user.username\n", Some(2), "would change the records' own `user`"),
+            ("fields:\n  review: annotations.review\n", Some(2), "would change the records' own `annotations`"),
             (
                 "fields:\n  ecs: true\n  cluster: orchestrator.cluster\n",
                 Some(3),
@@ -583,6 +597,12 @@ mod tests {
             ),
             ("identity:\n  ssh_keys:\n    kzfjq: e@example.com\n", Some(3), "\"kzfjq\": not a key fingerprint"),
             ("identity:\n  ssh_user_cas: [\"MD5:AB:CD\"]\n", Some(2), "an MD5 fingerprint is"),
+            (
+                "identity:\n  ssh_keys:\n    \"MD5:39:33:99:e9:a0:dc:f2:33:a3:e5:72:3b:7c:3a:56:84\": a@example.com\n    \
+                 \"39:33:99:e9:a0:dc:f2:33:a3:e5:72:3b:7c:3a:56:84\": b@example.com\n",
+                Some(3),
+                "is given twice, with and without `MD5:`",
+            ),
             ("limits:\n  max_record_bytes: 0\n", Some(2), "limits.max_record_bytes must be above 0"),
             ("kubeaudit:\n  omit_response_codes: [40]\n", Some(2), "kubeaudit.omit_response_codes: 40 is not"),
             (
@@ -603,12 +623,12 @@ mod tests {
     #[test]
     fn names_of_their_own_and_fingerprints_as_sshd_logs_them_are_accepted() {
         let text = "fields:\n  ecs: true\n  stream: labels.stream\n  cluster: kubernetes.cluster_name\n  \
-                    review: annotations.review\n  actor: user.actor\nidentity:\n  ssh_keys:\n    \
+                    review: audit.review\n  actor: user.actor\nidentity:\n  ssh_keys:\n    \
                     \"SHA256:p2QAMXNIC1TJYWeIOttrVc98/R1BUFWu3/LiyKgUfQM\": e@example.com\n    \
                     \"MD5:39:33:99:e9:a0:dc:f2:33:a3:e5:72:3b:7c:3a:56:84\": f@example.com\n    \
                     \"39:33:99:e9:a0:dc:f2:33:a3:e5:72:3b:7c:3a:56:85\": g@example.com\n";
         let c = Config::parse(text, "a.yaml").unwrap();
-        assert_eq!((c.fields.review.as_str(), c.identity.ssh_keys.len()), ("annotations.review", 3));
+        assert_eq!((c.fields.review.as_str(), c.identity.ssh_keys.len()), ("audit.review", 3));
     }
 
     #[test]

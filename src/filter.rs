@@ -422,6 +422,8 @@ impl Engine {
             // event has a member of that name. Both member lists are at hand when the walks
             // listed them: neither the wrapper's long string nor the event is read again.
             let mut failed = false;
+            // The places of the dotted fields' edits applied to the wrapper's objects.
+            let mut merged = Vec::new();
             // The fields the module adds, appended before the wrapper's members are.
             let own_fields = edits.appended();
             let mut carry = |m: &json::Member| {
@@ -437,18 +439,17 @@ impl Engine {
                     return;
                 }
                 let value = &outer[m.value.start..m.value.end];
-                match edits.take_nested(outer, m) {
-                    None => edits.append(&name, value),
-                    // The object a dotted field goes in (`kubernetes.cluster_name`): the
-                    // wrapper's, with the field added; over a scalar, the field's object.
-                    Some(inner) => {
-                        let (object, at) =
-                            if value.first() == Some(&b'{') { (outer, m.value.start) } else { (&b"{}"[..], 0) };
-                        let mut edited = Vec::new();
-                        failed |= json::rewrite_object(object, at, &inner, &mut edited).is_err();
-                        edits.append(&name, &edited);
-                    }
-                }
+                // The object a dotted field goes in (`kubernetes.cluster_name`): the wrapper's
+                // (each copy of it), with the field added; over a scalar, the field's object.
+                let edited = edits.nested(outer, m).map(|(place, inner)| {
+                    let (object, at) =
+                        if value.first() == Some(&b'{') { (outer, m.value.start) } else { (&b"{}"[..], 0) };
+                    let mut edited = Vec::new();
+                    failed |= json::rewrite_object(object, at, inner, &mut edited).is_err();
+                    merged.push(place);
+                    edited
+                });
+                edits.append(&name, edited.as_deref().unwrap_or(value));
             };
             if record_members.is_empty() {
                 let _ = json::Members::over(outer, outer_start).map(|mut walk| {
@@ -459,6 +460,7 @@ impl Engine {
             } else {
                 record_members.iter().for_each(carry);
             }
+            edits.forget_nested(&merged);
             if failed {
                 return Err(PassReason::NotJson);
             }

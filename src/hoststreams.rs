@@ -612,21 +612,13 @@ fn is_auth_program(name: &str) -> bool {
 /// email), when a CA of `identity.ssh_user_cas` signed it. Any user may list a CA of their
 /// own in `authorized_keys` (`cert-authority`), so an ID is only its signer's word.
 fn person_for_login<'a>(identity: &'a Identity, e: &ssh::SshEvent<'a>) -> Option<Cow<'a, str>> {
-    let by_key = e.fingerprint.and_then(|fp| person_for_key(identity, fp)).map(Cow::Borrowed);
+    let by_key = e.fingerprint.and_then(|fp| identity.person_for_key(fp)).map(Cow::Borrowed);
     by_key.or_else(|| e.certificate.filter(|c| names_holder(identity, c)).and_then(|c| identity.email_for(c.key_id)))
 }
 
 /// A certificate with a key ID, from a CA trusted to name people.
 fn names_holder(identity: &Identity, c: &ssh::Certificate) -> bool {
     !c.key_id.is_empty() && identity.trusts_ssh_user_ca(c.ca_fingerprint)
-}
-
-/// The person behind a key; older OpenSSH logs MD5 fingerprints without the `MD5:` prefix.
-fn person_for_key<'i>(identity: &'i Identity, fingerprint: &str) -> Option<&'i str> {
-    identity.person_for_key(fingerprint).or_else(|| {
-        let bare = !fingerprint.starts_with("SHA256:") && !fingerprint.starts_with("MD5:");
-        bare.then(|| identity.person_for_key(&format!("MD5:{fingerprint}"))).flatten()
-    })
 }
 
 /// `root_shell`: whether `e`, read with the parts of its line before it, is a root shell.

@@ -71,8 +71,8 @@ impl Identity {
         let mut identity = Identity {
             oidc_prefixes: config.oidc_prefixes.clone(),
             users: config.users.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            ssh_keys: config.ssh_keys.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            ssh_user_cas: config.ssh_user_cas.clone(),
+            ssh_keys: config.ssh_keys.iter().map(|(k, v)| (canonical_fingerprint(k).into_owned(), v.clone())).collect(),
+            ssh_user_cas: config.ssh_user_cas.iter().map(|ca| canonical_fingerprint(ca).into_owned()).collect(),
         };
         if let Some(named) = &config.map_file {
             let path = source.resolve(named);
@@ -91,7 +91,7 @@ impl Identity {
                     let line = crate::config::line_of_text(&text, &k);
                     return Err(ConfigError::new(&shown, line, format!("identity.map_file: ssh_keys: {k:?}: {why}")));
                 }
-                identity.ssh_keys.entry(k).or_insert(v);
+                identity.ssh_keys.entry(canonical_fingerprint(&k).into_owned()).or_insert(v);
             }
         }
         Ok(identity)
@@ -151,12 +151,23 @@ impl Identity {
 
     /// Whether certificates of the SSH user CA with this fingerprint name their holders.
     pub fn trusts_ssh_user_ca(&self, fingerprint: &str) -> bool {
-        self.ssh_user_cas.iter().any(|ca| ca == fingerprint)
+        let fingerprint = canonical_fingerprint(fingerprint);
+        self.ssh_user_cas.iter().any(|ca| *ca == *fingerprint)
     }
 
-    /// The person a key fingerprint belongs to.
+    /// The person a key fingerprint, as sshd logged it, belongs to.
     pub fn person_for_key(&self, fingerprint: &str) -> Option<&str> {
-        self.ssh_keys.get(fingerprint).map(String::as_str)
+        self.ssh_keys.get(canonical_fingerprint(fingerprint).as_ref()).map(String::as_str)
+    }
+}
+
+/// A fingerprint as the module keeps and compares it: an MD5 one always with its `MD5:`
+/// prefix, which sshd before 6.8 logs without (as a configuration may give it too).
+pub fn canonical_fingerprint(fingerprint: &str) -> Cow<'_, str> {
+    let bare = !fingerprint.starts_with("SHA256:") && !fingerprint.starts_with("MD5:") && fingerprint.contains(':');
+    match bare {
+        true => Cow::Owned(format!("MD5:{fingerprint}")),
+        false => Cow::Borrowed(fingerprint),
     }
 }
 

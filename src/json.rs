@@ -1469,17 +1469,29 @@ impl Edits {
         !self.passes_over(b, m) && self.append[..among.min(self.append.len())].iter().any(|(k, _)| self.names(b, m, k))
     }
 
-    /// Takes out the nested edits of the member named as the member `m` of `b` is (the
-    /// object of a dotted field), if there are any.
-    pub fn take_nested(&mut self, b: &[u8], m: &Member) -> Option<Edits> {
+    /// The nested edits (the object of a dotted field) of the member named as the member
+    /// `m` of `b` is, if there are any, with their place for [`Edits::forget_nested`].
+    pub fn nested(&self, b: &[u8], m: &Member) -> Option<(usize, &Edits)> {
         if self.passes_over(b, m) {
             return None;
         }
-        let i = self.changes.iter().position(|(k, c)| matches!(c, Stored::Edit(_)) && self.names(b, m, k))?;
-        match self.changes.remove(i).1 {
-            Stored::Edit(inner) => Some(inner),
+        self.changes.iter().enumerate().find_map(|(i, (k, c))| match c {
+            Stored::Edit(inner) if self.names(b, m, k) => Some((i, inner)),
             _ => None,
+        })
+    }
+
+    /// Drops the nested edits at these places (from [`Edits::nested`]), once applied
+    /// elsewhere.
+    pub fn forget_nested(&mut self, places: &[usize]) {
+        if places.is_empty() {
+            return;
         }
+        let mut place = 0;
+        self.changes.retain(|_| {
+            place += 1;
+            !places.contains(&(place - 1))
+        });
     }
 }
 

@@ -603,11 +603,17 @@ fn a_wrapper_member_named_as_an_added_field_is_not_written_twice() {
         assert_eq!(out.pointer(cluster_at), Some(&json!("prod")), "{text}");
         assert_eq!(out["kubernetes"]["host"], "cp-1", "{text}");
     }
-    // A key the line has twice is carried twice, as Fluent Bit keeps it.
-    let twice = format!(r#"{{"log":{},"stream":"a","stream":"b"}}"#, serde_json::to_string(&inner).unwrap());
-    let Fate::Kept(bytes) = json(&mut host(), &twice) else { panic!("not kept") };
+    // A key the line has twice is carried twice, as Fluent Bit keeps it; a dotted field
+    // goes into each copy.
+    let twice = format!(
+        r#"{{"log":{},"stream":"a","stream":"b","kubernetes":{{"host":"a"}},"kubernetes":{{"host":"b"}}}}"#,
+        serde_json::to_string(&inner).unwrap()
+    );
+    let mut h = host_with(Some(configs[1].0), &[]);
+    let Fate::Kept(bytes) = json(&mut h, &twice) else { panic!("not kept") };
     let text = String::from_utf8(bytes).unwrap();
     assert!(text.contains(r#""stream":"a","stream":"b""#), "{text}");
+    assert_eq!(text.matches(r#""cluster_name":"prod""#).count(), 2, "{text}");
 }
 
 #[test]

@@ -344,6 +344,18 @@ fn eve_is_named_by_her_key_and_an_unknown_key_is_flagged() {
         ),
     );
     assert_eq!(v["actor"]["email"], "mallory@example.com");
+    // And a map that gives the key bare, as that sshd logs it, matches the prefixed form
+    // newer sshd logs.
+    let bare = "identity:\n  ssh_keys:\n    \"39:33:99:e9:a0:dc:f2:33:a3:e5:72:3b:7c:3a:56:84\": mallory@example.com\n";
+    let mut h = host_with(Some(bare), &[]);
+    for fingerprint in
+        ["39:33:99:e9:a0:dc:f2:33:a3:e5:72:3b:7c:3a:56:84", "MD5:39:33:99:e9:a0:dc:f2:33:a3:e5:72:3b:7c:3a:56:84"]
+    {
+        let line = format!(
+            "Feb 21 21:54:44 localhost sshd[3402]: Accepted publickey for vagrant from 10.0.2.2 port 63673 ssh2: RSA {fingerprint}"
+        );
+        assert_eq!(keep(&mut h, &log_record(&line))["actor"]["email"], "mallory@example.com", "{fingerprint}");
+    }
 }
 
 /// What the client controls does not name anyone: a user name faking sshd's tail, a
