@@ -584,7 +584,7 @@ pub fn parse_su(message: &str) -> Option<SudoEvent<'_>> {
     {
         // shadow-utils: `Successful su for root by alice`, `FAILED su for root by alice`.
         let (target, user) = r.split_once_short(" by ")?;
-        if user.contains(' ') || target.contains(' ') {
+        if [user, target].iter().any(|name| name.is_empty() || name.contains(' ')) {
             return None;
         }
         let mut ev = event(Tool::Su, outcome);
@@ -975,6 +975,7 @@ mod tests {
         let e = su("Mar 16 08:25:22 node1 su[99]: FAILED su for root by mallory");
         assert_eq!((e.outcome, e.user, e.target_user), (Outcome::AuthFailure, Some("mallory"), Some("root")));
         assert!(parse_su("Successful su for root by alice and bob").is_none());
+        assert!(parse_su("Successful su for  by alice").is_none());
         let e = su("Apr 27 15:22:23 niban su[234]: BAD SU ger to fwmaster on /dev/ttyp0");
         assert_eq!((e.outcome, e.user, e.target_user), (Outcome::AuthFailure, Some("ger"), Some("fwmaster")));
         let e = su("Apr 27 15:22:23 niban su[2921936]: failed: ttyq4 changing from ldap to root");
