@@ -291,13 +291,8 @@ impl Engine {
                 continue;
             }
             match self.kube_event(inner_text, 0, record.len(), Some((record, start, key)), out) {
-                // The event becomes the record: Fluent Bit must be able to hold it. The reply
-                // is measured, not the event: stripped bodies are not in it.
-                Ok(Some(Outcome::Rewritten)) if json::nesting_exceeds(out, FLUENT_BIT_MAX_DEPTH) => {
-                    out.clear();
-                    return Some(Outcome::PassThrough(PassReason::TooDeep));
-                }
                 Ok(Some(outcome)) => return Some(outcome),
+                Err(PassReason::TooDeep) => return Some(Outcome::PassThrough(PassReason::TooDeep)),
                 _ => {}
             }
         }
@@ -474,8 +469,17 @@ impl Engine {
             out.clear();
             return Err(PassReason::NotJson);
         }
+        // An event carried in a string becomes the record: Fluent Bit must be able to hold
+        // it. The reply is measured, not the event: stripped bodies are not in it. (A record
+        // Fluent Bit handed over whole, it holds already.)
+        let too_deep = wrapper.is_some() && json::nesting_exceeds(out, FLUENT_BIT_MAX_DEPTH);
         if let Some(kube) = self.kubeaudit.as_mut() {
-            kube.rule_stats[stats_index].bytes_out += out.len() as u64;
+            // A line left as it is goes on whole.
+            kube.rule_stats[stats_index].bytes_out += if too_deep { record_len } else { out.len() } as u64;
+        }
+        if too_deep {
+            out.clear();
+            return Err(PassReason::TooDeep);
         }
         Ok(Some(Outcome::Rewritten))
     }

@@ -646,6 +646,23 @@ fn an_event_too_deep_for_fluent_bit_is_left_in_its_line() {
     }
     let stats: Value = serde_json::from_str(&h.stats().unwrap()).unwrap();
     assert_eq!(stats["passed"]["too_deep"], 1, "{stats}");
+    // The per-rule table counts the line that went on whole, not the reply left unsent.
+    let mut fresh = host_with(Some("kubeaudit:\n  policy_file: p.yaml\n"), &[("p.yaml", policy)]);
+    let mut spec = json!([]);
+    for _ in 1..62 {
+        spec = json!([spec]);
+    }
+    let inner = event(
+        "create",
+        json!({"username":"alice@example.com"}),
+        Some(pods.clone()),
+        json!({"requestObject": {"spec": spec}}),
+    );
+    let record = json!({"log": inner, "stream": "stdout"}).to_string();
+    assert_eq!(json(&mut fresh, &record), Fate::Kept(record.clone().into_bytes()));
+    let stats: Value = serde_json::from_str(&fresh.stats().unwrap()).unwrap();
+    let rule = &stats["rules"][0];
+    assert_eq!((&rule["bytes_in"], &rule["bytes_out"]), (&json!(record.len()), &json!(record.len())), "{stats}");
     // What is measured is the reply: a deep body the policy strips is not in it.
     let mut spec = json!([]);
     for _ in 1..100 {

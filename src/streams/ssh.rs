@@ -105,8 +105,9 @@ impl Outcome {
 
     /// Outcomes of a login that failed or was refused (flagged `auth_failure`): a user
     /// sshd's configuration refuses (`AllowUsers`, `DenyUsers`, `PermitRootLogin`) and PAM's
-    /// summaries (`N more authentication failures`, `ignoring max retries`) included. Brute-force detection counts attempts
-    /// by [`SshEvent::attempt_line`] instead, where summaries do not count again.
+    /// summaries (`N more authentication failures`, `ignoring max retries`) included.
+    /// Brute-force detection counts attempts by [`SshEvent::attempt_line`] instead, where
+    /// summaries do not count again.
     pub fn is_failure(self) -> bool {
         matches!(
             self,
